@@ -1,0 +1,108 @@
+"""Reads the site, API, admin and commands share."""
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.db.models import Q
+
+from . import modeling, wpp
+from .models import Dataset, ForecastRun, Region, YearlyPopulation
+
+
+class RegionLookupError(ValueError):
+    """Some asked-for regions are unknown or cannot be forecast; the message names them."""
+
+
+def dataset_active() -> Dataset | None:
+    return Dataset.objects.filter(is_active=True).first()
+
+
+def region_series(*, region: Region, variant: str = wpp.ESTIMATES, first_year=None, last_year=None):
+    """(years, persons) of one region's variant, ordered by year."""
+    rows = (
+        YearlyPopulation.objects.for_region(region)
+        .variant(variant)
+        .between(first_year, last_year)
+        .order_by("year")
+        .values_list("year", "persons")
+    )
+    years = [year for year, _ in rows]
+    persons = [persons for _, persons in rows]
+    return years, persons
+
+
+def regions_estimates(*, codes: Iterable[int]) -> dict[int, tuple[list[int], list[int]]]:
+    """code -> (years, persons) of the Estimates of several regions, in one query."""
+    series = defaultdict(lambda: ([], []))
+    rows = (
+        YearlyPopulation.objects.estimates()
+        .filter(region_id__in=list(codes))
+        .order_by("region_id", "year")
+        .values_list("region_id", "year", "persons")
+    )
+    for code, year, persons in rows:
+        years, values = series[code]
+        years.append(year)
+        values.append(persons)
+    return dict(series)
+
+
+def regions_for_forecast(*, identifiers: Iterable[str]) -> list[Region]:
+    """Resolve codes, exact names or ISO3 codes to regions with data, in the order given.
+
+    Raises RegionLookupError naming every identifier that matches no region, or a region that has
+    no data (a heading row), or when the list is empty or longer than modeling.MAX_REGIONS.
+    """
+    wanted = [str(item).strip() for item in identifiers if str(item).strip()]
+    if not wanted:
+        raise RegionLookupError("Choose at least one region.")
+    if len(wanted) > modeling.MAX_REGIONS:
+        raise RegionLookupError(
+            f"Choose at most {modeling.MAX_REGIONS} regions; {len(wanted)} were given."
+        )
+    codes = [int(item) for item in wanted if item.isdigit() and len(item) < 10]
+    names = [item for item in wanted if not item.isdigit()]
+    match = Q(code__in=codes)
+    for name in names:
+        match |= Q(name__iexact=name) | Q(iso3__iexact=name)
+    found = list(Region.objects.filter(match)) if codes or names else []
+    regions, unknown, without_data = [], [], []
+    for item in wanted:
+        region = _match_identifier(item, found)
+        if region is None:
+            unknown.append(item)
+        elif not region.has_data:
+            without_data.append(region.name)
+        elif region not in regions:
+            regions.append(region)
+    problems = []
+    if unknown:
+        problems.append("Unknown region(s): " + ", ".join(repr(item) for item in unknown) + ".")
+    if without_data:
+        problems.append(
+            "No population data (a heading, not a region): " + ", ".join(without_data) + "."
+        )
+    if problems:
+        raise RegionLookupError(" ".join(problems))
+    return regions
+
+
+def _match_identifier(item: str, regions: list[Region]) -> Region | None:
+    if item.isdigit():
+        return next((region for region in regions if region.code == int(item)), None)
+    lowered = item.casefold()
+    return next(
+        (region for region in regions if region.name.casefold() == lowered),
+        next(
+            (region for region in regions if region.iso3 and region.iso3.casefold() == lowered),
+            None,
+        ),
+    )
+
+
+def forecast_runs(*, region_code: int | None = None):
+    """Past runs, newest first; only those that include ``region_code`` when given."""
+    runs = ForecastRun.objects.select_related("dataset")
+    if region_code is not None:
+        runs = runs.filter(points__region_code=region_code).distinct()
+    return runs
