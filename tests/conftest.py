@@ -1,5 +1,6 @@
 """Shared fixtures: file paths, loaded datasets, a staff user."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,50 @@ def empty_cache():
 
     cache.clear()
     yield
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright, headless (Playwright cannot download browsers here)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); browser test skipped")
+    # Playwright's sync API runs an event loop in this thread; the tests' own ORM calls are sync.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser tab; requests to any host but the test server are refused."""
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+@pytest.fixture
+def artifact_path():
+    """Where a browser test saves screenshots (not committed)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return lambda name: ARTIFACTS / name
