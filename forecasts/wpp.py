@@ -19,6 +19,7 @@ import re
 import shutil
 import urllib.error
 import urllib.request
+import warnings
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -78,9 +79,10 @@ class Location:
 class WppReader:
     """Streams one WPP file. Iterate ``chunks()`` once; afterwards ``locations`` is complete.
 
-    ``chunks()`` yields DataFrames with RECORD_COLUMNS. Whole-file checks (a repeated
-    (location, variant, year), a parent code that names no location) run after the last chunk,
-    so a caller that writes chunks as they come must do so in a transaction it can roll back.
+    ``chunks()`` yields DataFrames with RECORD_COLUMNS, each checked before it is yielded (a
+    (location, variant, year) repeated from any earlier line included). Whole-file checks (a parent
+    code that names no location) run after the last chunk, so a caller that writes chunks as they
+    come must do so in a transaction it can roll back.
     """
 
     path: Path
@@ -103,7 +105,7 @@ class WppReader:
             for records, lines in parse(self):
                 keys.add(records, lines)
                 yield records
-        keys.check_unique()
+        keys.check_not_empty()
         _check_parents(self.locations)
 
 
@@ -240,31 +242,34 @@ def _csv_chunks(reader: WppReader, columns: list[str], chunksize=CHUNK_ROWS):
     stream, raw = _open_binary(reader.path)
     with raw, stream:
         text = io.TextIOWrapper(stream, encoding=reader.encoding, errors="strict", newline="")
+        # All columns are parsed (usecols would silently drop extra fields) and a row with more
+        # fields than the header is an error, never a shifted row.
         chunks = pd.read_csv(
-            text,
-            usecols=columns,
-            dtype=str,
-            keep_default_na=False,
-            chunksize=chunksize,
-            skipinitialspace=False,
+            text, dtype=str, keep_default_na=False, index_col=False, chunksize=chunksize
         )
         next_line = 2
-        for frame in chunks:
-            reader.bytes_read = raw.tell()
-            yield next_line, frame.reset_index(drop=True)
-            next_line += len(frame)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", category=pd.errors.ParserWarning)
+            for frame in chunks:
+                reader.bytes_read = raw.tell()
+                yield next_line, frame[columns].fillna("").reset_index(drop=True)
+                next_line += len(frame)
 
 
 def _detect_last_estimate_year(reader: WppReader) -> int:
     """The year before the earliest year of any variant other than Medium (a first, light pass)."""
     earliest = None
+    rows = 0
     for first_line, frame in _csv_chunks(reader, ["Variant", "Time"]):
+        rows += len(frame)
         others = frame[frame["Variant"].str.strip() != MEDIUM]
         if len(others):
             years = _whole_numbers(others, "Time", first_line, YEAR_MIN, YEAR_MAX)
             low = int(years.min())
             earliest = low if earliest is None else min(earliest, low)
     reader.bytes_read = 0
+    if not rows:
+        raise WppFormatError("The file has a header but no data rows.")
     if earliest is None:
         raise WppFormatError(
             "Cannot tell where the estimates end: the file has no variant besides Medium. "
@@ -462,12 +467,16 @@ def _check_parents(locations: dict[int, Location]) -> None:
 
 
 class _KeyLedger:
-    """Remembers every (location, variant, year) key to find a repeated one after the last chunk."""
+    """Every (location, variant, year) key seen so far, to name a repeated one before it is written.
+
+    Keys are packed into int64 and kept sorted with the line each came from, so a chunk is checked
+    against all earlier ones with one sort instead of a Python set of tuples.
+    """
 
     def __init__(self):
         self.variant_ids = {}
-        self.keys = []
-        self.lines = []
+        self.keys = np.empty(0, dtype=np.int64)
+        self.lines = np.empty(0, dtype=np.int64)
 
     def add(self, records: pd.DataFrame, lines: np.ndarray):
         per_chunk, names = pd.factorize(records["variant"])
@@ -475,24 +484,22 @@ class _KeyLedger:
             [self.variant_ids.setdefault(name, len(self.variant_ids)) for name in names],
             dtype=np.int64,
         )
-        variant_ids = global_ids[per_chunk]
         codes = records["region_code"].to_numpy(dtype=np.int64)
         years = records["year"].to_numpy(dtype=np.int64)
-        self.keys.append((codes << 24) | (variant_ids << 12) | years)
-        self.lines.append(lines)
-
-    def check_unique(self):
-        if not self.keys:
-            raise WppFormatError("The file has a header but no data rows.")
-        keys = np.concatenate(self.keys)
-        lines = np.concatenate(self.lines)
+        keys = np.concatenate([self.keys, (codes << 24) | (global_ids[per_chunk] << 12) | years])
+        lines = np.concatenate([self.lines, np.asarray(lines, dtype=np.int64)])
         order = np.argsort(keys, kind="stable")
-        repeated = np.flatnonzero(keys[order][1:] == keys[order][:-1])
+        self.keys, self.lines = keys[order], lines[order]
+        repeated = np.flatnonzero(self.keys[1:] == self.keys[:-1])
         if len(repeated):
-            first, second = sorted((lines[order][repeated[0]], lines[order][repeated[0] + 1]))
+            first, second = sorted((self.lines[repeated[0]], self.lines[repeated[0] + 1]))
             raise WppFormatError(
                 f"the same location, variant and year as line {first} appears again.", line=second
             )
+
+    def check_not_empty(self):
+        if not len(self.keys):
+            raise WppFormatError("The file has a header but no data rows.")
 
 
 class _translated_read_errors:
@@ -516,6 +523,10 @@ class _translated_read_errors:
             ) from None
         if isinstance(error, EOFError | gzip.BadGzipFile | zlib.error):
             raise WppFormatError(f"The gzip data is damaged or truncated ({error}).") from None
+        if isinstance(error, pd.errors.ParserWarning):
+            raise WppFormatError(
+                "The CSV is malformed: a data row has more fields than the header."
+            ) from None
         if isinstance(error, pd.errors.ParserError | pd.errors.EmptyDataError):
             detail = str(error).replace("Error tokenizing data. C error: ", "")
             raise WppFormatError(f"The CSV is malformed: {detail}") from None
