@@ -237,15 +237,23 @@ def _edition(path: Path, file_format: str, last_estimate_year: int | None) -> st
     return f"WPP (estimates to {last_estimate_year})"
 
 
-def _csv_chunks(reader: WppReader, columns: list[str], chunksize=CHUNK_ROWS):
-    """Yield (first line number, DataFrame of strings) for the named columns, keeping byte count."""
+def _csv_chunks(reader: WppReader, columns: list[str], *, strict=True, chunksize=CHUNK_ROWS):
+    """Yield (first line number, DataFrame of strings) for the named columns, keeping byte count.
+
+    Strict reading parses every column, so a row with more fields than the header is an error
+    rather than a shifted row (pandas' usecols would drop the extra fields silently). A light pass
+    that only looks at a few columns may skip that.
+    """
     stream, raw = _open_binary(reader.path)
     with raw, stream:
         text = io.TextIOWrapper(stream, encoding=reader.encoding, errors="strict", newline="")
-        # All columns are parsed (usecols would silently drop extra fields) and a row with more
-        # fields than the header is an error, never a shifted row.
         chunks = pd.read_csv(
-            text, dtype=str, keep_default_na=False, index_col=False, chunksize=chunksize
+            text,
+            dtype=str,
+            keep_default_na=False,
+            index_col=False,
+            chunksize=chunksize,
+            usecols=None if strict else columns,
         )
         next_line = 2
         with warnings.catch_warnings():
@@ -260,7 +268,7 @@ def _detect_last_estimate_year(reader: WppReader) -> int:
     """The year before the earliest year of any variant other than Medium (a first, light pass)."""
     earliest = None
     rows = 0
-    for first_line, frame in _csv_chunks(reader, ["Variant", "Time"]):
+    for first_line, frame in _csv_chunks(reader, ["Variant", "Time"], strict=False):
         rows += len(frame)
         others = frame[frame["Variant"].str.strip() != MEDIUM]
         if len(others):
