@@ -1,3 +1,15 @@
+from django.urls import path
+
+from . import views
+
 app_name = "forecasts"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("runs/", views.run_list, name="run_list"),
+    path("runs/<int:pk>/", views.run_detail, name="run_detail"),
+    path("runs/<int:pk>.csv", views.run_csv, name="run_csv"),
+    path("runs/<int:pk>.json", views.run_json, name="run_json"),
+    path("regions/", views.region_list, name="region_list"),
+    path("regions/<int:code>/", views.region_detail, name="region_detail"),
+]

@@ -1,0 +1,203 @@
+"""The site's forms. They parse and validate; the rules themselves live in selectors and modeling."""
+
+from django import forms
+
+from . import modeling, selectors
+from .models import Dataset, Region
+
+
+class RegionsField(forms.MultipleChoiceField):
+    """A multi-select of region codes.
+
+    The choices are what the page offers; which identifiers are acceptable (known, with data, at most
+    modeling.MAX_REGIONS) is decided by selectors.regions_for_forecast in the form's clean_regions,
+    so its messages name the unknown regions instead of Django's generic "not one of the choices".
+    """
+
+    def validate(self, value):
+        pass
+
+
+class ForecastForm(forms.Form):
+    """Regions, years from/to, lags and interval level of a forecast.
+
+    The years are the fields ``start`` and ``end`` in Python (as the services call them) and
+    ``from`` and ``to`` in HTML and in query strings, as in the original app:
+    ``/?regions=900&regions=901&from=2030&to=2035``.
+    """
+
+    HTML_NAMES = {"start": "from", "end": "to"}
+
+    regions = RegionsField(
+        label="Regions",
+        required=False,
+        help_text=f"One or more regions, countries or groups (at most {modeling.MAX_REGIONS}). "
+        "Type to filter.",
+        widget=forms.SelectMultiple(attrs={"class": "form-select", "size": 10}),
+    )
+    start = forms.IntegerField(
+        label="From",
+        error_messages={
+            "required": "Enter the first year.",
+            "invalid": "Enter the first year as a whole number, for example 2030.",
+        },
+        widget=forms.NumberInput(
+            attrs={"class": "form-control", "min": modeling.YEAR_MIN, "max": modeling.YEAR_MAX}
+        ),
+    )
+    end = forms.IntegerField(
+        label="To",
+        error_messages={
+            "required": "Enter the last year.",
+            "invalid": "Enter the last year as a whole number, for example 2035.",
+        },
+        widget=forms.NumberInput(
+            attrs={"class": "form-control", "min": modeling.YEAR_MIN, "max": modeling.YEAR_MAX}
+        ),
+    )
+    lags = forms.IntegerField(
+        label="Lags",
+        initial=modeling.DEFAULT_LAGS,
+        help_text=f"Past years the model uses ({modeling.LAGS_MIN}–{modeling.LAGS_MAX}); "
+        "1 is the original app's model.",
+        error_messages={
+            "required": "Enter the number of lags.",
+            "invalid": "Enter the lags as a whole number, for example 1.",
+        },
+        widget=forms.NumberInput(
+            attrs={"class": "form-control", "min": modeling.LAGS_MIN, "max": modeling.LAGS_MAX}
+        ),
+    )
+    level = forms.FloatField(
+        label="Interval level",
+        initial=modeling.DEFAULT_LEVEL,
+        help_text="Probability the prediction interval covers, for example 0.95.",
+        error_messages={
+            "required": "Enter the interval level.",
+            "invalid": "Enter the interval level as a number between 0 and 1, for example 0.95.",
+        },
+        widget=forms.NumberInput(
+            attrs={"class": "form-control", "min": 0.01, "max": 0.99, "step": 0.01}
+        ),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["regions"].choices = [
+            (str(region.code), _region_label(region)) for region in Region.objects.with_data()
+        ]
+        self.fields["regions"].widget.attrs.update(
+            {"data-tom-select": "", "data-max-items": modeling.MAX_REGIONS}
+        )
+        for name in self.fields:
+            field_id = self[name].auto_id
+            self.fields[name].widget.attrs["aria-describedby"] = (
+                f"{field_id}_helptext {field_id}_errors"
+            )
+
+    def add_prefix(self, field_name):
+        return super().add_prefix(self.HTML_NAMES.get(field_name, field_name))
+
+    def full_clean(self):
+        super().full_clean()
+        for name in self.errors:
+            if name in self.fields:
+                widget = self.fields[name].widget
+                widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
+
+    def clean_regions(self):
+        try:
+            return selectors.regions_for_forecast(identifiers=self.cleaned_data["regions"])
+        except selectors.RegionLookupError as error:
+            raise forms.ValidationError(str(error), code="regions") from None
+
+    def clean_start(self):
+        start = self.cleaned_data["start"]
+        _check(modeling.check_span, start, modeling.YEAR_MAX)
+        return start
+
+    def clean_end(self):
+        end = self.cleaned_data["end"]
+        _check(modeling.check_span, modeling.YEAR_MIN, end)
+        return end
+
+    def clean_lags(self):
+        lags = self.cleaned_data["lags"]
+        _check(modeling.check_lags, lags)
+        return lags
+
+    def clean_level(self):
+        level = self.cleaned_data["level"]
+        _check(modeling.check_level, level)
+        return level
+
+    def clean(self):
+        cleaned_data = super().clean()
+        start, end = cleaned_data.get("start"), cleaned_data.get("end")
+        if start is not None and end is not None:
+            try:
+                modeling.check_span(start, end)
+            except modeling.ForecastError as error:
+                self.add_error("end", forms.ValidationError(str(error), code="span"))
+        return cleaned_data
+
+
+def _check(rule, *args):
+    try:
+        rule(*args)
+    except modeling.ForecastError as error:
+        raise forms.ValidationError(str(error), code="limits") from None
+
+
+def _region_label(region: Region) -> str:
+    return f"{region.name} ({region.iso3})" if region.iso3 else region.name
+
+
+def forecast_form_defaults(dataset: Dataset | None) -> dict:
+    """Values the form starts with (by field name): the ten years after the estimates, lags 1, 95%."""
+    last_estimate = (dataset and (dataset.last_estimate_year or dataset.last_year)) or 2020
+    start = min(last_estimate + 1, modeling.YEAR_MAX)
+    return {
+        "start": start,
+        "end": min(start + 9, modeling.YEAR_MAX),
+        "lags": modeling.DEFAULT_LAGS,
+        "level": modeling.DEFAULT_LEVEL,
+    }
+
+
+def forecast_form_from_query(query, dataset: Dataset | None) -> ForecastForm:
+    """A bound form of the query string's fields, the defaults filling in those it leaves out."""
+    data = query.copy()
+    for name, value in forecast_form_defaults(dataset).items():
+        data.setdefault(ForecastForm.HTML_NAMES.get(name, name), str(value))
+    return ForecastForm(data)
+
+
+class RunFilterForm(forms.Form):
+    """The history page's filter: runs that include one region (by code)."""
+
+    region = forms.IntegerField(
+        label="Region",
+        required=False,
+        min_value=0,
+        error_messages={"invalid": "Choose a region from the list (a region code)."},
+        widget=forms.Select(attrs={"class": "form-select", "data-tom-select": ""}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["region"].widget.choices = [("", "All regions")] + [
+            (str(region.code), region.name) for region in Region.objects.with_data()
+        ]
+
+
+class RegionSearchForm(forms.Form):
+    q = forms.CharField(
+        label="Search regions",
+        required=False,
+        max_length=100,
+        error_messages={"max_length": "Search for at most 100 characters."},
+        widget=forms.SearchInput(
+            attrs={"class": "form-control", "placeholder": "Name, code or ISO3"}
+        ),
+    )
