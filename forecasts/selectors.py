@@ -106,3 +106,48 @@ def forecast_runs(*, region_code: int | None = None):
     if region_code is not None:
         runs = runs.filter(points__region_code=region_code).distinct()
     return runs
+
+
+# --- Site: the region hierarchy (added for the HTML site, issue 3) ---
+
+
+def region_tree() -> list[tuple[Region, int]]:
+    """Every region once with its depth, depth-first from the roots (World), children in file order.
+
+    A region whose parent is not in the table (or that sits in a cycle of parents) is listed as a
+    root, so no region is ever left out.
+    """
+    regions = list(Region.objects.order_by("sort_order", "code"))
+    codes = {region.code for region in regions}
+    children = defaultdict(list)
+    roots = []
+    for region in regions:
+        if region.parent_id in codes and region.parent_id != region.code:
+            children[region.parent_id].append(region)
+        else:
+            roots.append(region)
+    ordered, seen = [], set()
+    for root in [*roots, *regions]:
+        stack = [(root, 0)]
+        while stack:
+            region, depth = stack.pop()
+            if region.code in seen:
+                continue
+            seen.add(region.code)
+            ordered.append((region, depth))
+            stack.extend((child, depth + 1) for child in reversed(children[region.code]))
+    return ordered
+
+
+# --- API: a region's variants (added for the REST API, issue 4) ---
+
+
+def region_variants(*, region: Region) -> list[str]:
+    """The variants (Estimates, Medium, ...) the data holds for a region, Estimates first."""
+    variants = (
+        YearlyPopulation.objects.for_region(region)
+        .order_by("variant")
+        .values_list("variant", flat=True)
+        .distinct()
+    )
+    return sorted(variants, key=lambda variant: (variant != wpp.ESTIMATES, variant))

@@ -1,0 +1,55 @@
+"""Query-string filters of the list endpoints (django-filter); an invalid value is a 400 naming it."""
+
+import django_filters
+from django import forms
+
+from forecasts import wpp
+from forecasts.models import Region
+
+from .serializers import REGION_CODE_MAX
+
+# Longest string that can be a region code; longer digit strings can only match a name.
+CODE_DIGITS_MAX = len(str(REGION_CODE_MAX))
+
+
+class RegionCodeFilter(django_filters.NumberFilter):
+    """A whole region code (NumberFilter would accept decimals)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 0)
+        kwargs.setdefault("max_value", REGION_CODE_MAX)
+        super().__init__(*args, **kwargs)
+
+
+class RegionFilter(django_filters.FilterSet):
+    search = django_filters.CharFilter(
+        method="filter_search",
+        max_length=wpp.MAX_NAME_LENGTH,
+        help_text="Part of the name, or the exact code or ISO3 code.",
+    )
+    kind = django_filters.CharFilter(
+        lookup_expr="iexact",
+        max_length=60,
+        help_text="Kind, e.g. Country/Area, Region, Subregion, Development Group.",
+    )
+    parent = RegionCodeFilter(field_name="parent", help_text="The parent region's code.")
+    has_data = django_filters.BooleanFilter(
+        method="filter_has_data",
+        help_text="true: regions with population data; false: headings without.",
+    )
+
+    class Meta:
+        model = Region
+        fields = ["search", "kind", "parent", "has_data"]
+
+    def filter_search(self, queryset, name, value):
+        text = value.strip()
+        if text.isdigit() and not (text.isascii() and len(text) <= CODE_DIGITS_MAX):
+            # Not a code the database can hold (RegionQuerySet.search would compare it as one).
+            return queryset.filter(name__icontains=text)
+        return queryset.search(text)
+
+    def filter_has_data(self, queryset, name, value):
+        return queryset.with_data() if value else queryset.filter(first_year__isnull=True)

@@ -1,0 +1,367 @@
+"""One InputSerializer (query string or body) and one OutputSerializer per endpoint.
+
+Input serializers check types and turn strings into values; the forecast rules themselves (years,
+lags, level, which regions can be forecast) are modeling's and selectors' checks, called here so that
+every front door applies the same rules with the same messages. Errors are keyed by the field.
+"""
+
+import math
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from forecasts import modeling, selectors, wpp
+from forecasts.models import Dataset, ForecastRun, Region
+
+# The largest region code the database stores (PositiveIntegerField on PostgreSQL).
+REGION_CODE_MAX = 2**31 - 1
+
+
+class FromToMixin:
+    # Exposes the fields declared as ``from_`` and ``to_`` as ``from`` and ``to``: ``from`` is a
+    # Python keyword, so it cannot be declared in a class body. Input fields carry source="start" /
+    # source="end" so that validated data uses the services' names. (A comment, not a docstring:
+    # drf-spectacular would publish an inherited docstring as the API's description.)
+
+    def get_fields(self):
+        names = {"from_": "from", "to_": "to"}
+        return {names.get(name, name): field for name, field in super().get_fields().items()}
+
+
+@extend_schema_field(
+    {"type": "integer", "minimum": modeling.YEAR_MIN, "maximum": modeling.YEAR_MAX}
+)
+class YearField(serializers.IntegerField):
+    """A year; its range is checked by modeling.check_span."""
+
+
+@extend_schema_field(
+    {
+        "type": "integer",
+        "minimum": modeling.LAGS_MIN,
+        "maximum": modeling.LAGS_MAX,
+        "default": modeling.DEFAULT_LAGS,
+    }
+)
+class LagsField(serializers.IntegerField):
+    """Autoregressive lags; the range is checked by modeling.check_lags."""
+
+
+@extend_schema_field(
+    {
+        "type": "number",
+        "format": "double",
+        "minimum": 0,
+        "exclusiveMinimum": True,
+        "maximum": 1,
+        "exclusiveMaximum": True,
+        "default": modeling.DEFAULT_LEVEL,
+    }
+)
+class LevelField(serializers.FloatField):
+    """The prediction interval's level; the range is checked by modeling.check_level."""
+
+
+@extend_schema_field({"type": "number", "format": "double", "nullable": True})
+class PersonsField(serializers.FloatField):
+    """Persons, unrounded. JSON has no infinity: an unbounded interval end is null."""
+
+    def to_representation(self, value):
+        value = float(value)
+        return value if math.isfinite(value) else None
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "description": (
+            "Comma-separated region codes, exact names or ISO3 codes, in the order wanted "
+            f"(at most {modeling.MAX_REGIONS}). A name containing a comma: use its code."
+        ),
+        "example": "900,901",
+    }
+)
+class CommaSeparatedField(serializers.ListField):
+    """A list given in a query string as ``a,b,c`` (or as a repeated parameter)."""
+
+    child = serializers.CharField(
+        max_length=modeling.MAX_REGIONS * (wpp.MAX_NAME_LENGTH + 1), allow_blank=True
+    )
+
+    def to_internal_value(self, data):
+        items = super().to_internal_value(data)
+        return [part for item in items for part in item.split(",")]
+
+
+class RegionIdentifierField(serializers.CharField):
+    """A region's code, exact name or ISO3 code (a JSON number is taken as a code)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", wpp.MAX_NAME_LENGTH)
+        kwargs.setdefault("allow_blank", True)
+        super().__init__(**kwargs)
+
+
+def _checked(check, value):
+    """``value`` if ``check(value)`` (a modeling.check_*) passes, else its message as a field error."""
+    try:
+        check(value)
+    except modeling.ForecastError as error:
+        raise serializers.ValidationError(str(error)) from None
+    return value
+
+
+class SpanInputSerializer(FromToMixin, serializers.Serializer):
+    """``from`` and ``to`` years checked with modeling.check_span; each error names its field."""
+
+    def validate_from(self, year):
+        return _checked(lambda value: modeling.check_span(value, modeling.YEAR_MAX), year)
+
+    def validate_to(self, year):
+        return _checked(lambda value: modeling.check_span(modeling.YEAR_MIN, value), year)
+
+    def validate(self, attrs):
+        start, end = attrs.get("start"), attrs.get("end")
+        if start is not None and end is not None:
+            try:
+                modeling.check_span(start, end)
+            except modeling.ForecastError as error:
+                raise serializers.ValidationError({"from": [str(error)]}) from None
+        return attrs
+
+
+class ForecastSettingsInputSerializer(SpanInputSerializer):
+    """What a forecast needs besides its regions: the span, lags and the interval level."""
+
+    from_ = YearField(source="start", help_text="First year to predict.")
+    to_ = YearField(source="end", help_text="Last year to predict.")
+    lags = LagsField(
+        default=modeling.DEFAULT_LAGS,
+        help_text="Autoregressive lags (1 is the original app's model).",
+    )
+    level = LevelField(
+        default=modeling.DEFAULT_LEVEL, help_text="Prediction interval level, e.g. 0.95."
+    )
+
+    def get_fields(self):
+        fields = super().get_fields()
+        return {"regions": fields.pop("regions"), **fields}  # subclasses declare `regions`
+
+    def validate_lags(self, lags):
+        return _checked(modeling.check_lags, lags)
+
+    def validate_level(self, level):
+        return _checked(modeling.check_level, level)
+
+    def validate_regions(self, identifiers):
+        """Resolve identifiers to regions with data (selectors.regions_for_forecast's rules)."""
+        for identifier in identifiers:
+            if identifier.strip().isdigit() and not identifier.strip().isdecimal():
+                raise serializers.ValidationError(
+                    f"{identifier!r} is not a region code: write codes with the digits 0-9."
+                )
+        try:
+            return selectors.regions_for_forecast(identifiers=identifiers)
+        except selectors.RegionLookupError as error:
+            raise serializers.ValidationError(str(error)) from None
+
+
+class ForecastInputSerializer(ForecastSettingsInputSerializer):
+    """Query string of GET /api/forecast/."""
+
+    regions = CommaSeparatedField()
+
+
+class RunCreateInputSerializer(ForecastSettingsInputSerializer):
+    """A forecast run to compute and store (the body of POST /api/runs/)."""
+
+    regions = serializers.ListField(
+        child=RegionIdentifierField(),
+        help_text=(
+            "Region codes, exact names or ISO3 codes in the order wanted "
+            f"(at most {modeling.MAX_REGIONS})."
+        ),
+    )
+
+
+class RunListInputSerializer(serializers.Serializer):
+    """Query string of GET /api/runs/."""
+
+    region = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=REGION_CODE_MAX,
+        help_text="Only runs that include this region code.",
+    )
+
+
+class RegionSeriesInputSerializer(SpanInputSerializer):
+    """Query string of GET /api/regions/{code}/series/; needs the region in the context."""
+
+    variant = serializers.CharField(
+        default=wpp.ESTIMATES,
+        max_length=wpp.MAX_VARIANT_LENGTH,
+        help_text="Estimates (the history) or one of the UN's projection variants in the data.",
+    )
+    from_ = YearField(source="start", required=False, help_text="First year (default: the first).")
+    to_ = YearField(source="end", required=False, help_text="Last year (default: the last).")
+
+    def validate_variant(self, variant):
+        region = self.context["region"]
+        available = selectors.region_variants(region=region)
+        if variant in available:
+            return variant
+        if not available:
+            raise serializers.ValidationError(f"{region.name} has no population data.")
+        raise serializers.ValidationError(
+            f"{region.name} has no variant {variant!r}; available: {', '.join(available)}."
+        )
+
+
+class RegionRefOutputSerializer(serializers.Serializer):
+    code = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class DatasetRefOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    edition = serializers.CharField()
+
+
+class PointOutputSerializer(serializers.Serializer):
+    """One year of a forecast; value, lower and upper are null where the model cannot predict."""
+
+    year = serializers.IntegerField()
+    value = PersonsField(allow_null=True)
+    lower = PersonsField(allow_null=True)
+    upper = PersonsField(allow_null=True)
+    actual = PersonsField(allow_null=True, help_text="The recorded value, inside the history.")
+
+
+class RegionResultOutputSerializer(serializers.Serializer):
+    """One region's forecast."""
+
+    region = RegionRefOutputSerializer(source="*")
+    points = PointOutputSerializer(many=True)
+
+
+class ForecastParamsOutputSerializer(FromToMixin, serializers.Serializer):
+    """The settings of a forecast; the regions by code, in the order asked."""
+
+    regions = serializers.ListField(child=serializers.IntegerField(), help_text="Region codes.")
+    from_ = serializers.IntegerField(source="start")
+    to_ = serializers.IntegerField(source="end")
+    lags = serializers.IntegerField()
+    level = serializers.FloatField()
+
+
+class ForecastOutputSerializer(serializers.Serializer):
+    """A forecast: the dataset it was fitted on, the settings asked for, and the results."""
+
+    dataset = DatasetRefOutputSerializer()
+    params = ForecastParamsOutputSerializer()
+    results = RegionResultOutputSerializer(many=True)
+
+
+class RunParamsOutputSerializer(FromToMixin, serializers.Serializer):
+    """The settings of a run; the regions by code, in the order asked."""
+
+    regions = serializers.ListField(
+        child=serializers.IntegerField(), source="region_codes", help_text="Region codes."
+    )
+    from_ = serializers.IntegerField(source="start_year")
+    to_ = serializers.IntegerField(source="end_year")
+    lags = serializers.IntegerField()
+    level = serializers.FloatField()
+
+
+class RunOutputSerializer(serializers.ModelSerializer):
+    """A stored forecast run: what was asked, on which dataset, when."""
+
+    url = serializers.HyperlinkedIdentityField(view_name="api:run_detail", lookup_url_kwarg="id")
+    dataset = DatasetRefOutputSerializer()
+    params = RunParamsOutputSerializer(source="*")
+    regions = RegionRefOutputSerializer(many=True, help_text="The regions, in the order asked.")
+
+    class Meta:
+        model = ForecastRun
+        fields = ["id", "url", "dataset", "params", "regions", "created_at", "duration_ms"]
+
+
+class RunDetailOutputSerializer(RunOutputSerializer):
+    """A stored forecast run with its results."""
+
+    # The view passes services.forecast_run_results(run) as context["results"].
+
+    results = serializers.SerializerMethodField()
+
+    class Meta(RunOutputSerializer.Meta):
+        fields = [*RunOutputSerializer.Meta.fields, "results"]
+
+    @extend_schema_field(RegionResultOutputSerializer(many=True))
+    def get_results(self, run):
+        return RegionResultOutputSerializer(self.context["results"], many=True).data
+
+
+class RegionListOutputSerializer(serializers.ModelSerializer):
+    parent = serializers.IntegerField(
+        source="parent_id", allow_null=True, help_text="The parent region's code."
+    )
+    has_data = serializers.BooleanField()
+
+    class Meta:
+        model = Region
+        fields = ["code", "name", "kind", "parent", "iso3", "has_data", "first_year", "last_year"]
+
+
+class RegionChildOutputSerializer(serializers.ModelSerializer):
+    has_data = serializers.BooleanField()
+
+    class Meta:
+        model = Region
+        fields = ["code", "name", "kind", "has_data"]
+
+
+class RegionDetailOutputSerializer(RegionListOutputSerializer):
+    parent = RegionChildOutputSerializer(allow_null=True)
+    children = RegionChildOutputSerializer(many=True)
+
+    class Meta(RegionListOutputSerializer.Meta):
+        fields = [*RegionListOutputSerializer.Meta.fields, "children"]
+
+
+class SeriesPointOutputSerializer(serializers.Serializer):
+    year = serializers.IntegerField()
+    population = serializers.IntegerField(help_text="Persons.")
+
+
+class RegionSeriesOutputSerializer(serializers.Serializer):
+    region = RegionRefOutputSerializer()
+    variant = serializers.CharField()
+    unit = serializers.CharField(help_text='Always "persons".')
+    points = SeriesPointOutputSerializer(many=True)
+
+
+class DatasetOutputSerializer(serializers.ModelSerializer):
+    variants = serializers.ListField(child=serializers.CharField())
+
+    class Meta:
+        model = Dataset
+        fields = [
+            "id",
+            "edition",
+            "file_format",
+            "checksum",
+            "status",
+            "is_active",
+            "error",
+            "last_estimate_year",
+            "first_year",
+            "last_year",
+            "region_count",
+            "value_count",
+            "variants",
+            "started_at",
+            "finished_at",
+            "duration_seconds",
+        ]

@@ -1,0 +1,356 @@
+"""The REST API: each view validates its input, calls one selector or service, serializes.
+
+Reads are open to everyone; creating a forecast run is open and throttled (scope "runs").
+Errors: 400 {field: [messages]} for bad input, 404 {"detail"} for unknown codes and ids, 409 {"detail"}
+when no data is loaded yet, 415 for a body that is not JSON or a form, 429 with Retry-After.
+"""
+
+import hashlib
+import json
+
+from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from forecasts import modeling, selectors, services
+from forecasts.models import Dataset, ForecastRun, Region
+
+from . import serializers
+from .filters import RegionFilter
+
+FORECAST_CACHE_SECONDS = 60 * 60
+# The largest integer a database column holds; larger path ids are unknown, not an overflow.
+BIGINT_MAX = 2**63 - 1
+
+
+class NoDataLoaded(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "No data is loaded yet: an operator must import a WPP file first."
+    default_code = "no_data"
+
+
+class RunCreateThrottle(SimpleRateThrottle):
+    """Limits how often one client (user, else IP address) creates runs; reads are not limited.
+
+    The rate, REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["runs"], is read at each request (DRF's own
+    classes read it once, at import), so a changed setting applies at once, in tests too.
+    """
+
+    scope = "runs"
+
+    def get_rate(self):
+        try:
+            return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
+        except KeyError:
+            raise ImproperlyConfigured(
+                f'Set REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["{self.scope}"], e.g. "30/minute".'
+            ) from None
+
+    def allow_request(self, request, view):
+        if request.method != "POST":
+            return True
+        return super().allow_request(request, view)
+
+    def get_cache_key(self, request, view):
+        ident = request.user.pk if request.user.is_authenticated else self.get_ident(request)
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+VALIDATION_ERROR = OpenApiResponse(
+    {
+        "type": "object",
+        "description": (
+            'Each key names a field (or "detail" for a body that cannot be parsed) and holds '
+            "the messages that say what is wrong."
+        ),
+        "additionalProperties": True,
+    },
+    description="Bad input",
+)
+DETAIL = OpenApiResponse(
+    {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]},
+)
+NOT_FOUND = OpenApiResponse(DETAIL.response, description="No such code or id")
+NO_DATA = OpenApiResponse(DETAIL.response, description="No data is loaded yet")
+THROTTLED = OpenApiResponse(
+    DETAIL.response,
+    description="Too many runs created; the Retry-After header says after how many seconds to retry",
+)
+UNSUPPORTED = OpenApiResponse(DETAIL.response, description="The body is neither JSON nor a form")
+
+
+def _get_or_404(queryset, **lookup):
+    """get_object_or_404 that answers 404 for numbers too large for any column (SQLite overflows)."""
+    if any(isinstance(value, int) and value > BIGINT_MAX for value in lookup.values()):
+        raise NotFound("Not found.")
+    return get_object_or_404(queryset, **lookup)
+
+
+def _active_dataset() -> Dataset:
+    dataset = selectors.dataset_active()
+    if dataset is None:
+        raise NoDataLoaded()
+    return dataset
+
+
+def _forecast_error(error: modeling.ForecastError):
+    """A fit that fails for one region's series (the message names the region)."""
+    return ValidationError({"regions": [str(error)]})
+
+
+@extend_schema(
+    summary="Regions",
+    description="Regions, countries and groups in the data's order; search by name, code or ISO3.",
+)
+class RegionListApi(generics.ListAPIView):
+    permission_classes = [AllowAny]
+    serializer_class = serializers.RegionListOutputSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = RegionFilter
+    queryset = Region.objects.all()
+
+
+REGION_CODE = OpenApiParameter(
+    "code",
+    {"type": "integer", "minimum": 0},
+    OpenApiParameter.PATH,
+    description="UN M49 code.",
+    examples=[OpenApiExample("WORLD", value=900)],
+)
+
+
+class RegionDetailApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="A region with its parent and children",
+        parameters=[REGION_CODE],
+        responses={200: serializers.RegionDetailOutputSerializer, 404: NOT_FOUND},
+    )
+    def get(self, request, code):
+        region = _get_or_404(
+            Region.objects.select_related("parent").prefetch_related("children"), code=code
+        )
+        return Response(serializers.RegionDetailOutputSerializer(region).data)
+
+
+class RegionSeriesApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="A region's yearly population in one variant",
+        parameters=[REGION_CODE, serializers.RegionSeriesInputSerializer],
+        responses={
+            200: serializers.RegionSeriesOutputSerializer,
+            400: VALIDATION_ERROR,
+            404: NOT_FOUND,
+        },
+    )
+    def get(self, request, code):
+        region = _get_or_404(Region.objects.all(), code=code)
+        query = serializers.RegionSeriesInputSerializer(
+            data=request.query_params, context={"region": region}
+        )
+        query.is_valid(raise_exception=True)
+        variant = query.validated_data["variant"]
+        years, persons = selectors.region_series(
+            region=region,
+            variant=variant,
+            first_year=query.validated_data.get("start"),
+            last_year=query.validated_data.get("end"),
+        )
+        series = {
+            "region": region,
+            "variant": variant,
+            "unit": "persons",
+            "points": [
+                {"year": year, "population": population}
+                for year, population in zip(years, persons, strict=True)
+            ],
+        }
+        return Response(serializers.RegionSeriesOutputSerializer(series).data)
+
+
+class ForecastApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Forecast regions (computed, not stored)",
+        description=(
+            "Fits AutoReg to each region's Estimates and predicts every year from `from` to `to`. "
+            "Values are persons, unrounded; `value`, `lower` and `upper` are null for the first "
+            "`lags` years of the history, which the model cannot predict. Identical requests are "
+            "answered from a cache until the data is replaced."
+        ),
+        parameters=[serializers.ForecastInputSerializer],
+        responses={
+            200: serializers.ForecastOutputSerializer,
+            400: VALIDATION_ERROR,
+            409: NO_DATA,
+        },
+    )
+    def get(self, request):
+        dataset = _active_dataset()
+        query = serializers.ForecastInputSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        key = _forecast_cache_key(dataset, params)
+        forecast = cache.get(key)
+        if forecast is None:
+            try:
+                results = services.forecast_compute(
+                    regions=params["regions"],
+                    start=params["start"],
+                    end=params["end"],
+                    lags=params["lags"],
+                    level=params["level"],
+                )
+            except modeling.ForecastError as error:
+                raise _forecast_error(error) from None
+            forecast = serializers.ForecastOutputSerializer(
+                {
+                    "dataset": dataset,
+                    "params": {**params, "regions": [region.code for region in params["regions"]]},
+                    "results": results,
+                }
+            ).data
+            cache.set(key, forecast, FORECAST_CACHE_SECONDS)
+        return Response(forecast)
+
+
+def _forecast_cache_key(dataset: Dataset, params: dict) -> str:
+    """Same data version and same settings (regions in the order asked) -> same key."""
+    settings = [
+        [region.code for region in params["regions"]],
+        params["start"],
+        params["end"],
+        params["lags"],
+        repr(params["level"]),
+    ]
+    digest = hashlib.sha256(json.dumps(settings).encode()).hexdigest()
+    return f"api:forecast:{dataset.pk}:{dataset.checksum}:{digest}"
+
+
+class RunListApi(generics.ListAPIView):
+    # GET: the history of runs, newest first. POST: compute and store a run.
+    permission_classes = [AllowAny]
+    throttle_classes = [RunCreateThrottle]
+    serializer_class = serializers.RunOutputSerializer
+
+    def get_queryset(self):
+        query = serializers.RunListInputSerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return selectors.forecast_runs(region_code=query.validated_data.get("region"))
+
+    @extend_schema(
+        summary="Forecast runs, newest first",
+        parameters=[serializers.RunListInputSerializer],
+        responses={200: serializers.RunOutputSerializer(many=True), 400: VALIDATION_ERROR},
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Compute and store a forecast run",
+        description=(
+            "Open to everyone and rate-limited per client. Answers 201 with the stored run and "
+            "its address in the Location header."
+        ),
+        request=serializers.RunCreateInputSerializer,
+        examples=[
+            OpenApiExample(
+                "World and more developed regions",
+                value={
+                    "regions": ["900", "901"],
+                    "from": 2030,
+                    "to": 2035,
+                    "lags": 1,
+                    "level": 0.95,
+                },
+                request_only=True,
+            )
+        ],
+        parameters=[
+            OpenApiParameter(
+                "Location",
+                OpenApiTypes.URI,
+                OpenApiParameter.HEADER,
+                description="The new run's address.",
+                response=[201],
+            ),
+            OpenApiParameter(
+                "Retry-After",
+                OpenApiTypes.INT,
+                OpenApiParameter.HEADER,
+                description="Seconds to wait before creating another run.",
+                response=[429],
+            ),
+        ],
+        responses={
+            201: serializers.RunDetailOutputSerializer,
+            400: VALIDATION_ERROR,
+            409: NO_DATA,
+            415: UNSUPPORTED,
+            429: THROTTLED,
+        },
+    )
+    def post(self, request):
+        _active_dataset()
+        body = serializers.RunCreateInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            run = services.forecast_run_create(
+                regions=body.validated_data["regions"],
+                start=body.validated_data["start"],
+                end=body.validated_data["end"],
+                lags=body.validated_data["lags"],
+                level=body.validated_data["level"],
+            )
+        except modeling.ForecastError as error:
+            raise _forecast_error(error) from None
+        output = _run_detail_output(run, request)
+        location = request.build_absolute_uri(reverse("api:run_detail", args=[run.pk]))
+        return Response(output, status=status.HTTP_201_CREATED, headers={"Location": location})
+
+
+def _run_detail_output(run: ForecastRun, request) -> dict:
+    results = services.forecast_run_results(run)
+    return serializers.RunDetailOutputSerializer(
+        run, context={"request": request, "results": results}
+    ).data
+
+
+class RunDetailApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="A forecast run with its results",
+        parameters=[
+            OpenApiParameter("id", {"type": "integer", "minimum": 1}, OpenApiParameter.PATH)
+        ],
+        responses={200: serializers.RunDetailOutputSerializer, 404: NOT_FOUND},
+    )
+    def get(self, request, id):
+        run = _get_or_404(ForecastRun.objects.select_related("dataset"), pk=id)
+        return Response(_run_detail_output(run, request))
+
+
+@extend_schema(
+    summary="Imports of WPP files, newest first",
+    responses=serializers.DatasetOutputSerializer(many=True),
+)
+class DatasetListApi(generics.ListAPIView):
+    permission_classes = [AllowAny]
+    serializer_class = serializers.DatasetOutputSerializer
+    queryset = Dataset.objects.all()
