@@ -4,9 +4,11 @@ Views, API views, admin actions and management commands parse their input, then 
 """
 
 import hashlib
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -238,3 +240,95 @@ def forecast_run_results(run: ForecastRun) -> list[RegionForecast]:
         )
         for region in run.regions
     ]
+
+
+# --- Admin: import an upload, re-run and prune forecast runs (issue 5) -----------------------------
+
+
+def dataset_import_upload(*, upload, last_estimate_year: int | None = None) -> Dataset:
+    """Import an uploaded WPP file (a Django UploadedFile) as dataset_import imports a path.
+
+    The file is placed under its own name in a temporary folder, because the edition is read from
+    the name (WPP2024_...); the folder is removed afterwards. The Dataset's source records
+    "upload: <name>", for a failed attempt too. Raises DatasetImportError as dataset_import does.
+    """
+    name = _upload_file_name(upload.name)
+    label = f"upload: {name}"[:1000]
+    with tempfile.TemporaryDirectory(
+        prefix="wpp-upload-", dir=settings.FILE_UPLOAD_TEMP_DIR
+    ) as folder:
+        path = Path(folder) / name
+        _place_upload(upload, path)
+        try:
+            dataset = dataset_import(source=str(path), last_estimate_year=last_estimate_year)
+        except DatasetImportError as error:
+            if error.dataset is not None:
+                _label_source(error.dataset, label)
+            raise
+    _label_source(dataset, label)
+    return dataset
+
+
+def _upload_file_name(name: str) -> str:
+    """The upload's own file name, reduced to characters that are safe in a path."""
+    safe = "".join(char if char.isalnum() or char in "._-" else "_" for char in Path(name).name)
+    return safe.lstrip(".") or "upload.csv"
+
+
+def _place_upload(upload, path: Path) -> None:
+    """Put the upload at ``path``: a hard link to Django's temporary file if it has one, else a copy."""
+    temporary_file_path = getattr(upload, "temporary_file_path", None)
+    if temporary_file_path is not None:
+        try:
+            path.hardlink_to(temporary_file_path())
+            return
+        except OSError:
+            pass  # another filesystem, or links not allowed: copy instead
+    with path.open("wb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+
+
+def _label_source(dataset: Dataset, label: str) -> None:
+    dataset.source = label
+    dataset.save(update_fields=["source"])
+
+
+def forecast_run_rerun(*, run: ForecastRun) -> ForecastRun:
+    """Store a new run with ``run``'s regions and settings, fitted on the active dataset.
+
+    ``run`` itself stays as it was. Raises selectors.RegionLookupError naming the run's regions
+    that the current data lacks, modeling.ForecastError when a series cannot be fitted.
+    """
+    found = Region.objects.in_bulk(run.region_codes, field_name="code")
+    missing = [
+        f"{region['name']} ({region['code']})"
+        for region in run.regions
+        if region["code"] not in found or not found[region["code"]].has_data
+    ]
+    if missing:
+        raise selectors.RegionLookupError(
+            "Not in the current data: " + ", ".join(missing) + "; import a dataset that has them."
+        )
+    return forecast_run_create(
+        regions=[found[code] for code in run.region_codes],
+        start=run.start_year,
+        end=run.end_year,
+        lags=run.lags,
+        level=run.level,
+    )
+
+
+@transaction.atomic
+def forecast_runs_prune(*, older_than_days: int, dry_run: bool = False) -> int:
+    """Delete the forecast runs created more than ``older_than_days`` days ago, with their points.
+
+    Returns how many runs were deleted (or, with ``dry_run``, would be).
+    """
+    runs = ForecastRun.objects.filter(
+        created_at__lt=timezone.now() - timedelta(days=older_than_days)
+    )
+    if dry_run:
+        return runs.count()
+    _, deleted = runs.delete()
+    return deleted.get(ForecastRun._meta.label, 0)

@@ -160,3 +160,44 @@ WPP_DEFAULT_URL = os.environ.get(
     "https://population.un.org/wpp/assets/Excel%20Files/1_Indicator%20(Standard)/CSV_FILES/"
     "WPP2024_TotalPopulationBySex.csv.gz",
 )
+
+# --- Admin data refresh (issue 5) ---------------------------------------------------------------
+# The largest WPP file the admin's refresh page accepts, in bytes (default 300 MB).
+WPP_UPLOAD_MAX_BYTES = env_int("WPP_UPLOAD_MAX_BYTES", 300 * 1024 * 1024)
+# Uploads larger than this stream to a temporary file instead of memory (Django's default, 2.5 MB).
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+# --- REST API (forecasts/api) -------------------------------------------------------------------
+# Reads are open; every view states its permission, and anything that does not is staff-only.
+# Creating forecast runs is open to anyone and throttled by the "runs" rate.
+REST_FRAMEWORK = {
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": env_int("API_PAGE_SIZE", 50),
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {"runs": os.environ.get("API_RUNS_RATE", "30/minute")},
+    # Proxies in front of the app, so throttling counts clients by X-Forwarded-For, not the proxy.
+    "NUM_PROXIES": env_int("API_NUM_PROXIES", None),
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Population forecasts API",
+    "DESCRIPTION": (
+        "UN World Population Prospects data and AutoReg population forecasts. Values are persons "
+        "(unrounded numbers). Reads are open; creating a forecast run is open and rate-limited."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}

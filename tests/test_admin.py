@@ -1,0 +1,611 @@
+"""The admin: who may see it, data refresh from an upload or a URL, read-only data, forecast runs."""
+
+import functools
+import gzip
+import http.server
+import socket
+import threading
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.contrib.messages import get_messages
+from django.core.files.uploadedfile import TemporaryUploadedFile
+from django.db import connection, connections
+from django.test import Client, override_settings
+from django.urls import reverse
+
+from forecasts import admin as forecasts_admin
+from forecasts import exports, services, wpp
+from forecasts.admin_forms import UploadSizeLimitHandler, human_size
+from forecasts.models import Dataset, ForecastPoint, ForecastRun, Region, YearlyPopulation
+
+REFRESH_URL = "/admin/forecasts/dataset/refresh/"
+PASSWORD = "a-long-test-password"
+
+
+@pytest.fixture
+def staff_client(client, staff_user):
+    client.force_login(staff_user)
+    return client
+
+
+@pytest.fixture
+def france_run(small_dataset):
+    return services.forecast_run_create(
+        regions=[Region.objects.get(code=250)], start=2018, end=2025
+    )
+
+
+def data_snapshot():
+    """What a refresh replaces: the active dataset, the regions and every value."""
+    return (
+        Dataset.objects.filter(is_active=True).values_list("pk", flat=True).first(),
+        list(Region.objects.order_by("code").values_list("code", "name", "parent_id")),
+        list(
+            YearlyPopulation.objects.order_by("region_id", "variant", "year").values_list(
+                "region_id", "variant", "year", "persons"
+            )
+        ),
+    )
+
+
+def upload(client, path, **data):
+    with open(path, "rb") as file:
+        return client.post(REFRESH_URL, {"file": file, **data})
+
+
+def closed_port() -> int:
+    """A local port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def admin_pages(small_dataset, france_run):
+    world = Region.objects.get(code=900)
+    value = YearlyPopulation.objects.filter(region=world).first()
+    return [
+        "/admin/",
+        "/admin/forecasts/",
+        reverse("admin:forecasts_dataset_changelist"),
+        reverse("admin:forecasts_dataset_change", args=[small_dataset.pk]),
+        REFRESH_URL,
+        reverse("admin:forecasts_dataset_refresh_result", args=[small_dataset.pk]),
+        reverse("admin:forecasts_region_changelist"),
+        reverse("admin:forecasts_region_change", args=[world.pk]),
+        reverse("admin:forecasts_yearlypopulation_changelist"),
+        reverse("admin:forecasts_yearlypopulation_change", args=[value.pk]),
+        reverse("admin:forecasts_forecastrun_changelist"),
+        reverse("admin:forecasts_forecastrun_change", args=[france_run.pk]),
+    ]
+
+
+# Who may see the admin
+
+
+@pytest.mark.django_db
+def test_admin_pages_load_for_staff(staff_client, small_dataset, france_run):
+    for url in admin_pages(small_dataset, france_run):
+        assert staff_client.get(url).status_code == 200, url
+
+
+@pytest.mark.django_db
+def test_admin_pages_send_anonymous_users_to_login(client, small_dataset, france_run):
+    for url in admin_pages(small_dataset, france_run):
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response.url.startswith("/admin/login/?next="), url
+
+
+@pytest.mark.django_db
+def test_refresh_page_sends_users_who_are_not_staff_to_login(client, django_user_model):
+    user = django_user_model.objects.create_user(username="reader", password=PASSWORD)
+    client.force_login(user)
+    response = client.get(REFRESH_URL)
+    assert response.status_code == 302
+    assert response.url.startswith("/admin/login/")
+
+
+@pytest.mark.django_db
+def test_refresh_needs_the_add_dataset_permission(client, django_user_model, small_wide_file):
+    user = django_user_model.objects.create_user(username="clerk", password=PASSWORD, is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_dataset"))
+    client.force_login(user)
+    assert client.get(REFRESH_URL).status_code == 403
+    assert upload(client, small_wide_file).status_code == 403
+    assert not Dataset.objects.exists()
+    changelist = client.get(reverse("admin:forecasts_dataset_changelist"))
+    assert REFRESH_URL not in changelist.content.decode()
+
+
+@pytest.mark.django_db
+def test_refresh_checks_the_csrf_token(staff_user, small_wide_file):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff_user)
+    assert upload(client, small_wide_file).status_code == 403
+    assert not Dataset.objects.exists()
+    token = client.get(REFRESH_URL).context["csrf_token"]
+    assert upload(client, small_wide_file, csrfmiddlewaretoken=str(token)).status_code == 302
+
+
+@pytest.mark.django_db
+def test_import_history_and_app_index_link_to_the_refresh_page(staff_client):
+    for url in ["/admin/forecasts/", reverse("admin:forecasts_dataset_changelist")]:
+        assert f'href="{REFRESH_URL}"' in staff_client.get(url).content.decode(), url
+
+
+@pytest.mark.django_db
+def test_data_cannot_be_added_changed_or_deleted_in_the_admin(staff_client, small_dataset):
+    world = Region.objects.get(code=900)
+    for url in [
+        reverse("admin:forecasts_dataset_add"),
+        reverse("admin:forecasts_region_add"),
+        reverse("admin:forecasts_region_delete", args=[world.pk]),
+        reverse("admin:forecasts_dataset_delete", args=[small_dataset.pk]),
+    ]:
+        assert staff_client.get(url).status_code == 403, url
+    response = staff_client.post(
+        reverse("admin:forecasts_region_change", args=[world.pk]), {"name": "Earth"}
+    )
+    assert response.status_code == 403
+    assert Region.objects.get(code=900).name == "WORLD"
+
+
+# Refresh from an upload
+
+
+@pytest.fixture
+def long_gzip_file(tmp_path, small_long_file):
+    path = tmp_path / "WPP2024_small.csv.gz"
+    path.write_bytes(gzip.compress(small_long_file.read_bytes()))
+    return path
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("fixture", "edition", "file_format", "regions", "variants"),
+    [
+        ("small_wide_file", "WPP2019", wpp.WIDE, 7, ["Estimates"]),
+        ("small_long_file", "WPP2022", wpp.LONG, 2, ["Estimates", "High", "Low", "Medium"]),
+        ("long_gzip_file", "WPP2024", wpp.LONG, 2, ["Estimates", "High", "Low", "Medium"]),
+    ],
+)
+def test_refresh_imports_each_file_format(
+    request, staff_client, fixture, edition, file_format, regions, variants
+):
+    path = request.getfixturevalue(fixture)
+    response = upload(staff_client, path)
+    dataset = Dataset.objects.get()
+    assert response.status_code == 302
+    assert response.url == reverse("admin:forecasts_dataset_refresh_result", args=[dataset.pk])
+    assert (dataset.status, dataset.is_active) == (Dataset.Status.SUCCEEDED, True)
+    assert (dataset.edition, dataset.file_format, dataset.region_count) == (
+        edition,
+        file_format,
+        regions,
+    )
+    assert sorted(dataset.variants) == variants
+    assert dataset.source == f"upload: {path.name}"
+    assert dataset.value_count == YearlyPopulation.objects.count() > 0
+
+    page = staff_client.get(response.url).content.decode()
+    for text in [
+        edition,
+        file_format,
+        f"{dataset.value_count:,}",
+        f"{dataset.duration_seconds:.2f}",
+    ]:
+        assert text in page
+
+
+@pytest.mark.django_db
+def test_refresh_result_page_shows_counts_years_and_variants(staff_client, small_long_file):
+    response = upload(staff_client, small_long_file, last_estimate_year=2021)
+    page = staff_client.get(response.url).content.decode()
+    dataset = Dataset.objects.get()
+    assert dataset.last_estimate_year == 2021
+    assert '<td class="region-count">2</td>' in page
+    assert f'<td class="value-count">{dataset.value_count:,}</td>' in page
+    assert "1950–2100" in page
+    assert ", ".join(dataset.variants) in page
+
+
+@pytest.mark.django_db
+@override_settings(FILE_UPLOAD_MAX_MEMORY_SIZE=1024)
+def test_a_large_upload_streams_to_a_temporary_file(
+    staff_client, small_long_file, tmp_path, monkeypatch
+):
+    received = []
+    import_upload = services.dataset_import_upload
+
+    def spy(*, upload, last_estimate_year=None):
+        received.append(upload)
+        return import_upload(upload=upload, last_estimate_year=last_estimate_year)
+
+    monkeypatch.setattr(services, "dataset_import_upload", spy)
+    with override_settings(FILE_UPLOAD_TEMP_DIR=str(tmp_path)):
+        response = upload(staff_client, small_long_file)
+    assert response.status_code == 302
+    assert isinstance(received[0], TemporaryUploadedFile)
+    assert Dataset.objects.get().value_count == YearlyPopulation.objects.count()
+
+
+@pytest.mark.django_db
+def test_refresh_leaves_no_temporary_files(staff_client, small_wide_file, tmp_path):
+    with override_settings(FILE_UPLOAD_TEMP_DIR=str(tmp_path)):
+        assert upload(staff_client, small_wide_file).status_code == 302
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def broken_wide_file(tmp_path, small_wide_file):
+    """The small wide file with France's 1950 value misspelt (line 8, column 1950)."""
+    path = tmp_path / "WPP2019_broken.csv"
+    path.write_bytes(small_wide_file.read_bytes().replace(b"  41 834", b"  41 8x4"))
+    return path
+
+
+@pytest.mark.django_db
+def test_bad_upload_shows_its_line_and_column_and_changes_nothing(
+    staff_client, small_dataset, broken_wide_file
+):
+    before = data_snapshot()
+    response = upload(staff_client, broken_wide_file)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "The import failed; nothing was changed." in page
+    assert "line 8, column &#x27;1950&#x27;" in page
+    assert data_snapshot() == before
+    failed = Dataset.objects.get(status=Dataset.Status.FAILED)
+    assert failed.source == "upload: WPP2019_broken.csv"
+    assert "line 8" in failed.error
+    assert reverse("admin:forecasts_dataset_change", args=[failed.pk]) in page
+
+
+@pytest.mark.django_db
+def test_upload_over_the_size_limit_is_refused_with_its_size(
+    staff_client, small_dataset, small_wide_file
+):
+    before = data_snapshot()
+    with override_settings(WPP_UPLOAD_MAX_BYTES=100, FILE_UPLOAD_MAX_MEMORY_SIZE=0):
+        response = upload(staff_client, small_wide_file)
+    assert response.status_code == 400
+    # only an empty stand-in reached the form: the file was not kept past the limit
+    assert not isinstance(response.wsgi_request.FILES["file"], TemporaryUploadedFile)
+    size = human_size(small_wide_file.stat().st_size)
+    assert f"The file is {size}; the limit is 100 bytes." in response.content.decode()
+    assert data_snapshot() == before
+    assert Dataset.objects.count() == 1
+
+
+def test_size_limit_handler_stops_keeping_an_upload_past_the_limit():
+    handler = UploadSizeLimitHandler(limit=10)
+    handler.new_file("file", "WPP2024.csv", "text/csv", None)
+    assert handler.receive_data_chunk(b"12345678", 0) == b"12345678"
+    assert handler.receive_data_chunk(b"12345678", 8) is None
+    assert handler.receive_data_chunk(b"1234", 16) is None
+    stand_in = handler.file_complete(20)
+    assert (stand_in.name, stand_in.size, stand_in.read()) == ("WPP2024.csv", 20, b"")
+
+
+def test_size_limit_handler_lets_a_small_upload_through():
+    handler = UploadSizeLimitHandler(limit=10)
+    handler.new_file("file", "WPP2024.csv", "text/csv", None)
+    assert handler.receive_data_chunk(b"1234567890", 0) == b"1234567890"
+    assert handler.file_complete(10) is None
+
+
+@pytest.mark.django_db
+def test_refresh_needs_a_file_or_a_url(staff_client):
+    response = staff_client.post(REFRESH_URL, {})
+    assert response.status_code == 400
+    assert "Upload a WPP file or give its URL." in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_refresh_refuses_a_file_and_a_url_together(staff_client, small_wide_file):
+    response = upload(staff_client, small_wide_file, url="https://example.org/WPP2024.csv")
+    assert response.status_code == 400
+    assert "Upload a file or give a URL, not both." in response.content.decode()
+    assert not Dataset.objects.exists()
+
+
+@pytest.mark.django_db
+def test_refresh_refuses_files_that_are_not_csv(staff_client, tmp_path):
+    path = tmp_path / "WPP2024.xlsx"
+    path.write_bytes(b"PK\x03\x04")
+    response = upload(staff_client, path)
+    assert response.status_code == 400
+    assert "Upload a .csv or .csv.gz file; &#x27;WPP2024.xlsx&#x27; is neither." in (
+        response.content.decode()
+    )
+
+
+@pytest.mark.django_db
+def test_refresh_refuses_urls_that_are_not_http(staff_client, small_dataset):
+    response = staff_client.post(REFRESH_URL, {"url": "file:///etc/passwd"})
+    assert response.status_code == 400
+    assert "Enter an http:// or https:// address of a WPP file." in response.content.decode()
+    assert Dataset.objects.count() == 1
+
+
+@pytest.fixture
+def fixtures_server(small_long_file):
+    """An HTTP server on 127.0.0.1 serving the fixtures folder."""
+    handler = functools.partial(
+        http.server.SimpleHTTPRequestHandler, directory=str(small_long_file.parent)
+    )
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.django_db
+def test_refresh_from_a_url_imports_the_file(staff_client, fixtures_server, tmp_path):
+    url = f"{fixtures_server}/wpp2022_small.csv"
+    with override_settings(WPP_CACHE_DIR=tmp_path):
+        response = staff_client.post(REFRESH_URL, {"url": url})
+    dataset = Dataset.objects.get()
+    assert response.url == reverse("admin:forecasts_dataset_refresh_result", args=[dataset.pk])
+    assert (dataset.source, dataset.edition, dataset.is_active) == (url, "WPP2022", True)
+    assert dataset.region_count == 2
+
+
+@pytest.mark.django_db
+def test_refresh_from_an_unreachable_url_says_so_and_changes_nothing(
+    staff_client, small_dataset, tmp_path
+):
+    before = data_snapshot()
+    url = f"http://127.0.0.1:{closed_port()}/WPP2024_TotalPopulationBySex.csv.gz"
+    with override_settings(WPP_CACHE_DIR=tmp_path):
+        response = staff_client.post(REFRESH_URL, {"url": url})
+    assert response.status_code == 400
+    assert f"Could not download {url}" in response.content.decode()
+    assert data_snapshot() == before
+
+
+@pytest.mark.django_db
+def test_refresh_while_another_import_runs_is_refused(staff_client, small_long_file):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite makes the second import wait on its write lock instead")
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [services.IMPORT_LOCK_ID])
+            assert cursor.fetchone()[0], "another test session holds the import lock"
+        response = upload(staff_client, small_long_file)
+    finally:
+        other.close()
+    assert response.status_code == 409
+    assert "Another import is running; nothing was changed." in response.content.decode()
+    assert data_snapshot() == (None, [], [])
+    assert Dataset.objects.get().status == Dataset.Status.FAILED
+
+
+# Read-only data
+
+
+@pytest.mark.django_db
+def test_population_changelist_makes_a_fixed_number_of_queries(
+    staff_client, small_dataset, django_assert_max_num_queries
+):
+    assert YearlyPopulation.objects.count() > 100  # a full page from several regions
+    with django_assert_max_num_queries(10):
+        response = staff_client.get(reverse("admin:forecasts_yearlypopulation_changelist"))
+    assert response.status_code == 200
+    assert len(response.context["cl"].result_list) == 100
+
+
+@pytest.mark.django_db
+def test_population_changelist_filters_by_variant_and_decade(staff_client, small_long_file):
+    services.dataset_import(source=str(small_long_file))
+    response = staff_client.get(
+        reverse("admin:forecasts_yearlypopulation_changelist"), {"variant": "Low", "decade": "2050"}
+    )
+    rows = response.context["cl"].result_list
+    assert {(row.variant, row.year // 10 * 10) for row in rows} == {("Low", 2050)}
+    assert len(rows) == 2 * 10
+    page = response.content.decode()
+    assert "decade=2090" in page and "variant=High" in page
+
+
+@pytest.mark.django_db
+def test_population_changelist_refuses_a_bad_decade_without_error(staff_client, small_dataset):
+    url = reverse("admin:forecasts_yearlypopulation_changelist")
+    for bad in ["abc", "99999999999999999999"]:
+        response = staff_client.get(url, {"decade": bad})
+        assert response.status_code == 302
+        assert response.url.endswith("?e=1")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("term", ["france", "250", "Fran"])
+def test_population_changelist_searches_by_region(staff_client, small_dataset, term):
+    response = staff_client.get(reverse("admin:forecasts_yearlypopulation_changelist"), {"q": term})
+    rows = response.context["cl"].result_list
+    assert {row.region_id for row in rows} == {250}
+    assert response.context["cl"].result_count == 71
+
+
+@pytest.mark.django_db
+def test_estimated_count_is_used_only_for_an_unfiltered_postgresql_table(
+    wpp2019_dataset, django_assert_num_queries
+):
+    paginator_class = forecasts_admin.EstimatedCountPaginator
+    everything = YearlyPopulation.objects.order_by("region_id", "variant", "year")
+    france = everything.filter(region_id=250)
+    assert paginator_class(france, 100).count == 71
+    if connection.vendor != "postgresql":
+        assert paginator_class(everything, 100).count == everything.count()
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE forecasts_yearlypopulation")
+    with django_assert_num_queries(1) as captured:
+        estimate = paginator_class(everything, 100).count
+    assert "reltuples" in captured.captured_queries[0]["sql"]
+    assert estimate == everything.count()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("term", "codes"),
+    [
+        ("developed", {901, 902}),
+        ("250", {250}),
+        ("c\u00f4te", {384}),
+        ("99999999999999999999", set()),
+    ],
+)
+def test_region_search_by_name_or_code(staff_client, small_dataset, term, codes):
+    response = staff_client.get(reverse("admin:forecasts_region_changelist"), {"q": term})
+    assert response.status_code == 200
+    assert {region.code for region in response.context["cl"].result_list} == codes
+
+
+@pytest.mark.django_db
+def test_region_search_by_iso3(staff_client, small_dataset):
+    Region.objects.filter(code=250).update(iso3="FRA")
+    response = staff_client.get(reverse("admin:forecasts_region_changelist"), {"q": "fra"})
+    assert {region.code for region in response.context["cl"].result_list} == {250}
+
+
+@pytest.mark.django_db
+def test_region_changelist_filters_by_kind_and_counts_values(staff_client, small_dataset):
+    response = staff_client.get(
+        reverse("admin:forecasts_region_changelist"), {"kind": "Development Group"}
+    )
+    regions = response.context["cl"].result_list
+    assert {region.code for region in regions} == {901, 902}
+    assert {region.value_count for region in regions} == {71}
+    heading = staff_client.get(reverse("admin:forecasts_region_changelist"), {"q": "1803"})
+    assert heading.context["cl"].result_list[0].value_count == 0
+
+
+@pytest.mark.django_db
+def test_region_page_links_its_parent_and_children(staff_client, small_dataset):
+    heading = Region.objects.get(code=1803)
+    page = staff_client.get(
+        reverse("admin:forecasts_region_change", args=[heading.pk])
+    ).content.decode()
+    for child in Region.objects.filter(code__in=[901, 902]):
+        assert f'<a href="{reverse("admin:forecasts_region_change", args=[child.pk])}">' in page
+        assert child.name in page
+    world = Region.objects.get(code=900)
+    assert reverse("admin:forecasts_region_change", args=[world.pk]) in page
+
+
+# Forecast runs
+
+
+def rerun(client, runs):
+    return client.post(
+        reverse("admin:forecasts_forecastrun_changelist"),
+        {"action": "rerun_on_current_data", "_selected_action": [run.pk for run in runs]},
+        follow=True,
+    )
+
+
+def points_of(run):
+    return list(run.points.order_by("region_code", "year").values_list("year", "value", "lower"))
+
+
+@pytest.mark.django_db
+def test_rerun_creates_new_runs_on_current_data_and_keeps_the_old_ones(
+    staff_client, france_run, small_wide_file
+):
+    world_run = services.forecast_run_create(
+        regions=[Region.objects.get(code=900), Region.objects.get(code=250)],
+        start=2020,
+        end=2030,
+        lags=2,
+        level=0.8,
+    )
+    old_points = {run.pk: points_of(run) for run in [france_run, world_run]}
+    first_dataset = france_run.dataset
+    current = services.dataset_import(source=str(small_wide_file))
+
+    response = rerun(staff_client, [france_run, world_run])
+
+    assert response.status_code == 200
+    new_runs = ForecastRun.objects.exclude(pk__in=[france_run.pk, world_run.pk]).order_by("pk")
+    assert len(new_runs) == 2
+    for old, new in zip([france_run, world_run], new_runs, strict=True):
+        old.refresh_from_db()
+        assert old.dataset == first_dataset
+        assert points_of(old) == old_points[old.pk]
+        assert new.dataset == current
+        assert (new.regions, new.start_year, new.end_year, new.lags, new.level) == (
+            old.regions,
+            old.start_year,
+            old.end_year,
+            old.lags,
+            old.level,
+        )
+        assert points_of(new) == points_of(old)  # the same file imported again
+    message = str(list(get_messages(response.wsgi_request))[0])
+    for new in new_runs:
+        assert reverse("admin:forecasts_forecastrun_change", args=[new.pk]) in message
+
+
+@pytest.mark.django_db
+def test_rerun_of_a_region_the_data_lacks_is_reported_not_raised(
+    staff_client, france_run, small_long_file
+):
+    services.dataset_import(source=str(small_long_file))
+    response = rerun(staff_client, [france_run])
+    assert response.status_code == 200
+    assert (
+        f"Run #{france_run.pk} was not re-run: Not in the current data: France (250)"
+        in response.content.decode()
+    )
+    assert list(ForecastRun.objects.all()) == [france_run]
+
+
+@pytest.mark.django_db
+def test_rerun_refuses_too_many_runs_at_once(staff_client, france_run, monkeypatch):
+    monkeypatch.setattr(forecasts_admin, "MAX_RERUNS", 1)
+    second = services.forecast_run_create(
+        regions=[Region.objects.get(code=250)], start=2030, end=2031
+    )
+    response = rerun(staff_client, [france_run, second])
+    assert "Select at most 1 runs to re-run at once; 2 were selected." in response.content.decode()
+    assert ForecastRun.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_run_page_shows_its_results_table(staff_client, france_run):
+    page = staff_client.get(
+        reverse("admin:forecasts_forecastrun_change", args=[france_run.pk])
+    ).content.decode()
+    header, rows = exports.results_table(services.forecast_run_results(france_run))
+    assert "<th>France</th>" in page
+    assert f"<td>{rows[-1][0]}</td><td>{rows[-1][1]}</td>" in page
+
+
+@pytest.mark.django_db
+def test_runs_can_be_deleted_with_their_points(staff_client, france_run):
+    url = reverse("admin:forecasts_forecastrun_changelist")
+    selection = {"action": "delete_selected", "_selected_action": [france_run.pk]}
+    confirm = staff_client.post(url, selection).content.decode()
+    assert str(france_run) in confirm
+    assert "250 2018:" not in confirm  # points are counted, not listed one by one
+    staff_client.post(url, {**selection, "post": "yes"})
+    assert not ForecastRun.objects.exists()
+    assert not ForecastPoint.objects.exists()
+    assert Region.objects.filter(code=250).exists()
+
+
+@pytest.mark.django_db
+def test_run_changelist_filters_by_dataset(staff_client, france_run, small_wide_file):
+    services.dataset_import(source=str(small_wide_file))
+    newer = services.forecast_run_create(
+        regions=[Region.objects.get(code=250)], start=2030, end=2031
+    )
+    response = staff_client.get(
+        reverse("admin:forecasts_forecastrun_changelist"),
+        {"dataset__id__exact": newer.dataset_id},
+    )
+    assert list(response.context["cl"].result_list) == [newer]
