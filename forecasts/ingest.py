@@ -47,6 +47,7 @@ def replace_data(
         if progress:
             progress(reader.bytes_read)
     _create_regions(reader.locations, spans)
+    _refresh_planner_statistics()
     return LoadCounts(
         regions=len(reader.locations),
         values=values,
@@ -54,6 +55,13 @@ def replace_data(
         last_year=last_year,
         variants=sorted(variants, key=lambda name: (name != wpp.ESTIMATES, name)),
     )
+
+
+def _refresh_planner_statistics():
+    """PostgreSQL plans (and the admin's row estimate) use table statistics; a load changes them."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {YearlyPopulation._meta.db_table}, {Region._meta.db_table}")
 
 
 def _delete_current_data():

@@ -96,10 +96,15 @@ def check_lags(lags: int) -> None:
         )
 
 
+LEVEL_MAX = 0.9999
+
+
 def check_level(level: float) -> None:
-    if not 0 < level < 1:
+    """Levels closer to 1 than LEVEL_MAX give intervals with infinite ends, so they are refused."""
+    if not 0 < level <= LEVEL_MAX:
         raise ForecastError(
-            f"The interval level must be between 0 and 1 (for example 0.95); got {level}."
+            f"The interval level must be between 0 and 1 (for example 0.95), at most {LEVEL_MAX}; "
+            f"got {level}."
         )
 
 

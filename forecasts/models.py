@@ -54,6 +54,21 @@ class Dataset(models.Model):
         return f"{self.edition or 'Import'} #{self.pk} ({self.get_status_display().lower()})"
 
 
+REGION_CODE_DIGITS_MAX = 9
+
+
+def region_code_or_none(text: str) -> int | None:
+    """The region code ``text`` spells (ASCII digits, at most 9 of them), else None.
+
+    str.isdigit() also accepts characters such as "²" that int() refuses, and longer numbers
+    overflow the database's integer column; both are simply not codes.
+    """
+    text = text.strip()
+    if text.isascii() and text.isdecimal() and len(text) <= REGION_CODE_DIGITS_MAX:
+        return int(text)
+    return None
+
+
 class RegionQuerySet(models.QuerySet):
     def with_data(self):
         return self.filter(first_year__isnull=False)
@@ -64,8 +79,9 @@ class RegionQuerySet(models.QuerySet):
         if not text:
             return self
         match = Q(name__icontains=text) | Q(iso3__iexact=text)
-        if text.isdigit():
-            match |= Q(code=int(text))
+        code = region_code_or_none(text)
+        if code is not None:
+            match |= Q(code=code)
         return self.filter(match)
 
 

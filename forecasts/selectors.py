@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from django.db.models import Q
 
 from . import modeling, wpp
-from .models import Dataset, ForecastRun, Region, YearlyPopulation
+from .models import Dataset, ForecastRun, Region, YearlyPopulation, region_code_or_none
 
 
 class RegionLookupError(ValueError):
@@ -60,8 +60,8 @@ def regions_for_forecast(*, identifiers: Iterable[str]) -> list[Region]:
         raise RegionLookupError(
             f"Choose at most {modeling.MAX_REGIONS} regions; {len(wanted)} were given."
         )
-    codes = [int(item) for item in wanted if item.isdigit() and len(item) < 10]
-    names = [item for item in wanted if not item.isdigit()]
+    codes = [code for item in wanted if (code := region_code_or_none(item)) is not None]
+    names = [item for item in wanted if region_code_or_none(item) is None]
     match = Q(code__in=codes)
     for name in names:
         match |= Q(name__iexact=name) | Q(iso3__iexact=name)
@@ -88,8 +88,9 @@ def regions_for_forecast(*, identifiers: Iterable[str]) -> list[Region]:
 
 
 def _match_identifier(item: str, regions: list[Region]) -> Region | None:
-    if item.isdigit():
-        return next((region for region in regions if region.code == int(item)), None)
+    code = region_code_or_none(item)
+    if code is not None:
+        return next((region for region in regions if region.code == code), None)
     lowered = item.casefold()
     return next(
         (region for region in regions if region.name.casefold() == lowered),

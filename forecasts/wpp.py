@@ -14,6 +14,7 @@ WppFormatError naming the line and column of the first problem it meets.
 """
 
 import gzip
+import hashlib
 import io
 import re
 import shutil
@@ -136,15 +137,14 @@ def read(path, *, last_estimate_year=None) -> WppReader:
 
 
 def download(url: str, folder: Path, *, timeout=60) -> Path:
-    """Download ``url`` into ``folder`` (kept between runs) and return the file's path.
+    """Download ``url`` into ``folder`` and return the file's path.
 
-    A file already downloaded is reused. Raises WppFormatError with advice when the network
-    cannot be reached, so the caller can tell a person to pass a local file instead.
+    Every call downloads afresh (a refresh must see the current file); the copy is kept under a
+    folder named for the URL, with the URL's file name so the edition can be read from it.
+    Raises WppFormatError with advice when the network cannot be reached.
     """
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", url.rsplit("/", 1)[-1]) or "wpp.csv"
-    target = Path(folder) / name
-    if target.is_file() and target.stat().st_size > 0:
-        return target
+    target = Path(folder) / hashlib.sha256(url.encode()).hexdigest()[:16] / name
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(target.suffix + ".part")
     try:

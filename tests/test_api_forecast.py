@@ -127,14 +127,13 @@ def test_forecast_interval_widens_with_the_level(api, small_dataset):
     assert width(0.5) < width(0.95) < width(0.999)
 
 
-def test_forecast_level_next_to_one_is_answered_without_error(api, small_dataset):
-    # The largest float below 1: statsmodels' interval has no finite ends, which JSON cannot hold.
+def test_forecast_level_next_to_one_is_refused(api, small_dataset):
+    # The largest float below 1 would give an interval with infinite ends.
     response = forecast(
         api, regions="900", level="0.9999999999999999", **{"from": 2030, "to": 2030}
     )
-    assert response.status_code == 200
-    point = response.json()["results"][0]["points"][0]
-    assert point["lower"] is None and point["upper"] is None
+    assert response.status_code == 400
+    assert "at most 0.9999" in str(response.json()["level"])
 
 
 def test_infinite_interval_ends_are_written_as_null():

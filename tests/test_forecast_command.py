@@ -119,3 +119,14 @@ def test_stored_run_does_not_change_after_a_data_refresh(
     assert list(run.points.values_list("year", "value", "lower", "upper")) == before
     assert run.dataset == small_dataset
     assert services.forecast_run_results(run)[0].name == "WORLD"
+
+
+@pytest.mark.parametrize("identifier", ["²", "9" * 30])
+def test_odd_digits_are_unknown_regions_not_crashes(small_dataset, identifier):
+    with pytest.raises(CommandError, match="Unknown region"):
+        run_command("--region", identifier, "--from", "2030", "--to", "2031")
+
+
+def test_level_too_close_to_one_is_refused(small_dataset):
+    with pytest.raises(CommandError, match="at most 0.9999"):
+        run_command("--region", "900", "--from", "2030", "--to", "2031", "--level", "0.99999")

@@ -49,7 +49,12 @@ class Command(BaseCommand):
             default=modeling.DEFAULT_LEVEL,
             help="Prediction interval level between 0 and 1 (default 0.95).",
         )
-        parser.add_argument("--format", choices=["table", "csv", "json"], default="table")
+        parser.add_argument(
+            "--format",
+            choices=["table", "csv", "json"],
+            default="table",
+            help="table: the original app's rounded table (default); csv, json: unrounded values with interval bounds.",
+        )
         parser.add_argument(
             "--save", action="store_true", help="Store the run in the history and print its id."
         )
