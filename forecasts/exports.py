@@ -3,6 +3,7 @@
 import csv
 import io
 
+from . import modeling
 from .services import RegionForecast
 
 CSV_COLUMNS = ["region_code", "region_name", "year", "value", "lower", "upper", "actual"]
@@ -64,20 +65,50 @@ def results_csv(results: list[RegionForecast]) -> str:
     return buffer.getvalue()
 
 
-def results_json(results: list[RegionForecast], *, start: int, end: int) -> dict:
-    """Results grouped by region, with the settings that produced them."""
+def lags_used(lags: int | str, results: list[RegionForecast]) -> str:
+    """The lags as people read them: "3", or "auto (chosen by AIC: 3)" with the orders fitted
+    ("auto (chosen by AIC: WORLD 3, France 2)" when the regions differ)."""
+    if lags != modeling.LAGS_AUTO:
+        return str(lags)
+    orders = {result.lags for result in results}
+    if len(orders) == 1:
+        return f"auto (chosen by AIC: {orders.pop()})"
+    chosen = ", ".join(f"{result.name} {result.lags}" for result in results)
+    return f"auto (chosen by AIC: {chosen})"
+
+
+def model_description(method: str, lags: int | str, results: list[RegionForecast]) -> str:
+    """method=..., lags=... as the command prints it, naming the original app's model."""
+    text = f"method={method}, lags={lags_used(lags, results)}"
+    if method == modeling.ORIGINAL_METHOD and lags == 1:
+        text += " (the original app's model)"
+    return text
+
+
+def results_json(
+    results: list[RegionForecast], *, start: int, end: int, lags: int | str | None = None
+) -> dict:
+    """Results grouped by region, with the settings that produced them.
+
+    ``lags`` is what was asked (a number or "auto"); each region carries the lags fitted to it,
+    its kind of interval, and the UN projection beside the forecast when the data has one.
+    """
     first = results[0] if results else None
     return {
         "params": {
             "from": start,
             "to": end,
-            "lags": first.lags if first else None,
+            "method": first.method if first else None,
+            "lags": lags if lags is not None else (first.lags if first else None),
             "level": first.level if first else None,
         },
         "unit": "persons",
         "results": [
             {
                 "region": {"code": result.code, "name": result.name},
+                "lags": result.lags,
+                "interval": result.interval_label,
+                "backtest_mape": result.backtest_mape,
                 "points": [
                     {
                         "year": point.year,
@@ -88,7 +119,15 @@ def results_json(results: list[RegionForecast], *, start: int, end: int) -> dict
                     }
                     for point in result.points
                 ],
+                "un_projection": un_projection_json(result),
             }
             for result in results
         ],
     }
+
+
+def un_projection_json(result: RegionForecast) -> dict | None:
+    """The UN projection beside a forecast (None when the data has none for the region)."""
+    if result.un is None:
+        return None
+    return {"band": result.un.band, "points": result.un_rows}

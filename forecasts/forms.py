@@ -15,11 +15,43 @@ class RegionsField(forms.MultipleChoiceField):
     """
 
     def validate(self, value):
-        pass
+        if any("\x00" in item for item in value):
+            raise forms.ValidationError(
+                "Region codes and names cannot contain NUL characters.", code="null_characters"
+            )
+
+
+METHOD_CHOICES = [
+    (
+        name,
+        f"{description} (recommended)" if name == modeling.RECOMMENDED_METHOD else description,
+    )
+    for name, description in modeling.METHODS.items()
+]
+
+
+class LagsField(forms.CharField):
+    """A number of lags or "auto"; the range is checked by modeling.check_lags_choice."""
+
+    default_error_messages = {
+        "required": "Enter the number of lags, or auto.",
+        "invalid": f"Enter the lags as a whole number from {modeling.LAGS_MIN} to "
+        f"{modeling.LAGS_MAX}, or auto; for example 1.",
+    }
+
+    def to_python(self, value):
+        text = super().to_python(value).strip().lower()
+        if text in self.empty_values:
+            return text
+        if text == modeling.LAGS_AUTO:
+            return modeling.LAGS_AUTO
+        if not (text.isascii() and text.lstrip("-").isdecimal()) or len(text) > 6:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return int(text)
 
 
 class ForecastForm(forms.Form):
-    """Regions, years from/to, lags and interval level of a forecast.
+    """Regions, years from/to, model (method), lags and interval level of a forecast.
 
     The years are the fields ``start`` and ``end`` in Python (as the services call them) and
     ``from`` and ``to`` in HTML and in query strings, as in the original app:
@@ -55,17 +87,30 @@ class ForecastForm(forms.Form):
             attrs={"class": "form-control", "min": modeling.YEAR_MIN, "max": modeling.YEAR_MAX}
         ),
     )
-    lags = forms.IntegerField(
-        label="Lags",
-        initial=modeling.DEFAULT_LAGS,
-        help_text=f"Past years the model uses ({modeling.LAGS_MIN}–{modeling.LAGS_MAX}); "
-        "1 is the original app's model.",
+    method = forms.ChoiceField(
+        label="Model",
+        choices=METHOD_CHOICES,
+        required=False,
+        initial=modeling.RECOMMENDED_METHOD,
+        help_text="The series AutoReg is fitted to. The recommended one had the lowest backtest "
+        "error on WPP2019; “levels” with 1 lag is the original app's model.",
         error_messages={
-            "required": "Enter the number of lags.",
-            "invalid": "Enter the lags as a whole number, for example 1.",
+            "invalid_choice": "Choose one of the models in the list; %(value)s is not one of them.",
         },
-        widget=forms.NumberInput(
-            attrs={"class": "form-control", "min": modeling.LAGS_MIN, "max": modeling.LAGS_MAX}
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+    lags = LagsField(
+        label="Lags",
+        initial=modeling.RECOMMENDED_LAGS,
+        help_text=f"Past years the model uses ({modeling.LAGS_MIN}–{modeling.LAGS_MAX}), or "
+        "“auto” to choose them by AIC for each region.",
+        widget=forms.TextInput(
+            attrs={
+                "class": "form-control",
+                "inputmode": "numeric",
+                "list": "lags-choices",
+                "autocomplete": "off",
+            }
         ),
     )
     level = forms.FloatField(
@@ -121,9 +166,13 @@ class ForecastForm(forms.Form):
         _check(modeling.check_span, modeling.YEAR_MIN, end)
         return end
 
+    def clean_method(self):
+        """The recommended method when none is given (a form posted before models were offered)."""
+        return self.cleaned_data["method"] or modeling.RECOMMENDED_METHOD
+
     def clean_lags(self):
         lags = self.cleaned_data["lags"]
-        _check(modeling.check_lags, lags)
+        _check(modeling.check_lags_choice, lags)
         return lags
 
     def clean_level(self):
@@ -154,13 +203,15 @@ def _region_label(region: Region) -> str:
 
 
 def forecast_form_defaults(dataset: Dataset | None) -> dict:
-    """Values the form starts with (by field name): the ten years after the estimates, lags 1, 95%."""
+    """Values the form starts with (by field name): the ten years after the estimates, the
+    recommended model and lags, 95%."""
     last_estimate = (dataset and (dataset.last_estimate_year or dataset.last_year)) or 2020
     start = min(last_estimate + 1, modeling.YEAR_MAX)
     return {
         "start": start,
         "end": min(start + 9, modeling.YEAR_MAX),
-        "lags": modeling.DEFAULT_LAGS,
+        "method": modeling.RECOMMENDED_METHOD,
+        "lags": modeling.RECOMMENDED_LAGS,
         "level": modeling.DEFAULT_LEVEL,
     }
 

@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
-from . import modeling, wpp
+from . import backtesting, modeling, wpp
 
 
 class Dataset(models.Model):
@@ -181,18 +181,38 @@ class YearlyPopulation(models.Model):
         return f"{self.region_id} {self.variant} {self.year}: {self.persons}"
 
 
+METHOD_CHOICES = [(name, name) for name in modeling.METHODS]
+
+
 class ForecastRun(models.Model):
     """A forecast someone asked for, with the settings, the dataset it was fitted on and its results.
 
-    ``regions`` lists {"code", "name"} in the order asked. Results never change after they are stored.
+    ``regions`` lists {"code", "name", "lags"} in the order asked, "lags" being the order fitted
+    to that region (the AIC's choice when the run asked for "auto"). ``lags`` is what was asked:
+    a number, or None for "auto" (see ``lags_choice``). ``interval`` says whether the intervals
+    after the history are calibrated on backtest errors or the model's own. Results never change
+    after they are stored.
     """
+
+    class Interval(models.TextChoices):
+        MODEL = "model", "model-based"
+        CALIBRATED = "calibrated", "calibrated"
 
     dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="forecast_runs")
     regions = models.JSONField()
     start_year = models.PositiveSmallIntegerField()
     end_year = models.PositiveSmallIntegerField()
-    lags = models.PositiveSmallIntegerField(default=modeling.DEFAULT_LAGS)
+    method = models.CharField(
+        max_length=10, choices=METHOD_CHOICES, default=modeling.ORIGINAL_METHOD
+    )
+    lags = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        default=modeling.DEFAULT_LAGS,
+        help_text='Lags asked for; empty means "auto" (chosen per region by AIC).',
+    )
     level = models.FloatField(default=modeling.DEFAULT_LEVEL)
+    interval = models.CharField(max_length=10, choices=Interval.choices, default=Interval.MODEL)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     duration_ms = models.FloatField()
 
@@ -207,11 +227,18 @@ class ForecastRun(models.Model):
                 name="run_years_in_range",
             ),
             models.CheckConstraint(
-                condition=Q(lags__gte=modeling.LAGS_MIN, lags__lte=modeling.LAGS_MAX),
+                condition=Q(lags__isnull=True)
+                | Q(lags__gte=modeling.LAGS_MIN, lags__lte=modeling.LAGS_MAX),
                 name="run_lags_in_range",
             ),
             models.CheckConstraint(
                 condition=Q(level__gt=0, level__lt=1), name="run_level_between_0_and_1"
+            ),
+            models.CheckConstraint(
+                condition=Q(method__in=list(modeling.METHODS)), name="run_method_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(interval__in=["model", "calibrated"]), name="run_interval_known"
             ),
         ]
 
@@ -225,6 +252,11 @@ class ForecastRun(models.Model):
     @property
     def region_codes(self):
         return [region["code"] for region in self.regions]
+
+    @property
+    def lags_choice(self) -> int | str:
+        """The lags as the services take them: a number, or modeling.LAGS_AUTO."""
+        return modeling.LAGS_AUTO if self.lags is None else self.lags
 
 
 class ForecastPointQuerySet(models.QuerySet):
@@ -255,3 +287,89 @@ class ForecastPoint(models.Model):
 
     def __str__(self):
         return f"{self.region_code} {self.year}: {self.value}"
+
+
+class BacktestRun(models.Model):
+    """A backtest of many regions: the last ``holdout`` years of each history held out and forecast.
+
+    ``lags`` is what was asked (None for "auto"); the summary fields are the totals of
+    backtesting.BacktestSummary: median MAPE (percent), coverage of the intervals (share 0 to 1)
+    and the median error at each horizon (percent). ``interval`` says which intervals were scored:
+    calibrated ones come from a table built only from years before the held-out ones.
+    """
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="backtest_runs")
+    method = models.CharField(max_length=10, choices=METHOD_CHOICES)
+    lags = models.PositiveSmallIntegerField(null=True, blank=True)
+    holdout = models.PositiveSmallIntegerField()
+    level = models.FloatField(default=modeling.DEFAULT_LEVEL)
+    interval = models.CharField(
+        max_length=10, choices=ForecastRun.Interval.choices, default=ForecastRun.Interval.MODEL
+    )
+    region_count = models.PositiveIntegerField(default=0)
+    median_mape = models.FloatField(null=True, blank=True)
+    coverage = models.FloatField(null=True, blank=True)
+    median_errors_by_horizon = models.JSONField(default=list, blank=True)
+    failures = models.JSONField(
+        default=list, blank=True, help_text='[{"code", "name", "error"}] of regions not backtested'
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    duration_ms = models.FloatField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        get_latest_by = "created_at"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(lags__isnull=True)
+                | Q(lags__gte=modeling.LAGS_MIN, lags__lte=modeling.LAGS_MAX),
+                name="backtest_lags_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(method__in=list(modeling.METHODS)), name="backtest_method_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    holdout__gte=backtesting.HOLDOUT_MIN, holdout__lte=backtesting.HOLDOUT_MAX
+                ),
+                name="backtest_holdout_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(coverage__isnull=True) | Q(coverage__gte=0, coverage__lte=1),
+                name="backtest_coverage_share",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Backtest #{self.pk}: {self.method}, lags {self.lags_choice}, {self.holdout} years"
+
+    @property
+    def lags_choice(self) -> int | str:
+        return modeling.LAGS_AUTO if self.lags is None else self.lags
+
+
+class BacktestResult(models.Model):
+    """One region's backtest: MAPE and errors by horizon in percent, coverage as a share."""
+
+    run = models.ForeignKey(BacktestRun, on_delete=models.CASCADE, related_name="results")
+    region_code = models.PositiveIntegerField(db_index=True)
+    region_name = models.CharField(max_length=wpp.MAX_NAME_LENGTH)
+    lags = models.PositiveSmallIntegerField(
+        help_text="The lags fitted (the AIC's choice for auto)."
+    )
+    mape = models.FloatField()
+    coverage = models.FloatField()
+    errors_by_horizon = models.JSONField()
+
+    class Meta:
+        ordering = ["run", "mape", "region_code"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "region_code"], name="one_result_per_backtest"),
+            models.CheckConstraint(condition=Q(mape__gte=0), name="backtest_mape_not_negative"),
+            models.CheckConstraint(
+                condition=Q(coverage__gte=0, coverage__lte=1), name="backtest_result_coverage"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.region_name}: {self.mape:.2f}%"

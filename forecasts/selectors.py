@@ -2,11 +2,20 @@
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.db.models import Q
 
 from . import modeling, wpp
-from .models import Dataset, ForecastRun, Region, YearlyPopulation, region_code_or_none
+from .models import (
+    BacktestResult,
+    BacktestRun,
+    Dataset,
+    ForecastRun,
+    Region,
+    YearlyPopulation,
+    region_code_or_none,
+)
 
 
 class RegionLookupError(ValueError):
@@ -152,3 +161,92 @@ def region_variants(*, region: Region) -> list[str]:
         .distinct()
     )
     return sorted(variants, key=lambda variant: (variant != wpp.ESTIMATES, variant))
+
+
+# --- Accuracy and UN comparison (issue 6) ---
+
+UN_MEDIUM = "Medium"
+UN_BANDS = [
+    ("Lower 95 PI", "Upper 95 PI", "UN 95% prediction interval"),
+    ("Low", "High", "UN Low–High variants"),
+]
+
+
+@dataclass(frozen=True)
+class UnProjection:
+    """A region's UN projection: year -> (Medium, band lower, band upper) in persons.
+
+    ``band`` names the band: the UN's own 95% prediction interval when the data has it, else its
+    Low and High variants; the bounds are None when the data has neither.
+    """
+
+    band: str
+    by_year: dict[int, tuple[int | None, int | None, int | None]]
+
+
+def un_projections(
+    *, dataset: Dataset, codes: Iterable[int], first_year: int, last_year: int
+) -> dict[int, UnProjection]:
+    """code -> the UN projection for years in [first_year, last_year], for regions that have one.
+
+    Empty when the dataset has no Medium variant (WPP2019's estimates file has none). Years of
+    the Estimates are not projections and are not included.
+    """
+    variants = set(dataset.variants or [])
+    if UN_MEDIUM not in variants:
+        return {}
+    lower_name = upper_name = None
+    band = ""
+    for lower_variant, upper_variant, label in UN_BANDS:
+        if lower_variant in variants and upper_variant in variants:
+            lower_name, upper_name, band = lower_variant, upper_variant, label
+            break
+    wanted = [name for name in (UN_MEDIUM, lower_name, upper_name) if name]
+    rows = (
+        YearlyPopulation.objects.filter(region_id__in=list(codes), variant__in=wanted)
+        .between(first_year, last_year)
+        .values_list("region_id", "variant", "year", "persons")
+    )
+    values: dict[int, dict[int, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
+    for code, variant, year, persons in rows:
+        values[code][year][variant] = persons
+    projections = {}
+    for code, years in values.items():
+        by_year = {
+            year: (found.get(UN_MEDIUM), found.get(lower_name), found.get(upper_name))
+            for year, found in sorted(years.items())
+            if UN_MEDIUM in found
+        }
+        if by_year:
+            projections[code] = UnProjection(band=band, by_year=by_year)
+    return projections
+
+
+def backtest_latest(*, dataset: Dataset | None):
+    """The newest backtest run of ``dataset``, or None."""
+    if dataset is None:
+        return None
+    return BacktestRun.objects.filter(dataset=dataset).first()
+
+
+def backtest_results(*, backtest_run) -> list:
+    """A backtest run's regions, lowest error first."""
+    return list(backtest_run.results.order_by("mape", "region_code"))
+
+
+def region_backtest_mapes(
+    *, dataset: Dataset, method: str, lags: int | str, codes: Iterable[int]
+) -> dict[int, float]:
+    """code -> MAPE (percent) of the region's newest backtest on ``dataset`` with these settings."""
+    lags_filter = Q(run__lags__isnull=True) if lags == modeling.LAGS_AUTO else Q(run__lags=lags)
+    rows = (
+        BacktestResult.objects.filter(
+            lags_filter, run__dataset=dataset, run__method=method, region_code__in=list(codes)
+        )
+        .order_by("region_code", "-run__created_at", "-run_id")
+        .values_list("region_code", "mape")
+    )
+    mapes: dict[int, float] = {}
+    for code, mape in rows:
+        mapes.setdefault(code, mape)
+    return mapes

@@ -12,4 +12,5 @@ urlpatterns = [
     path("runs/<int:pk>.json", views.run_json, name="run_json"),
     path("regions/", views.region_list, name="region_list"),
     path("regions/<int:code>/", views.region_detail, name="region_detail"),
+    path("accuracy/", views.accuracy, name="accuracy"),
 ]

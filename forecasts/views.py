@@ -32,6 +32,7 @@ def home(request):
                     regions=form.cleaned_data["regions"],
                     start=form.cleaned_data["start"],
                     end=form.cleaned_data["end"],
+                    method=form.cleaned_data["method"],
                     lags=form.cleaned_data["lags"],
                     level=form.cleaned_data["level"],
                 )
@@ -40,7 +41,7 @@ def home(request):
             else:
                 return redirect(run)
         status = 400
-    elif any(name in request.GET for name in ("regions", "from", "to", "lags", "level")):
+    elif any(name in request.GET for name in ("regions", "from", "to", "method", "lags", "level")):
         form = forms.forecast_form_from_query(request.GET, dataset)
         form.is_valid()
     else:
@@ -51,6 +52,7 @@ def home(request):
         "search_form": forms.RegionSearchForm(),
         "latest_runs": selectors.forecast_runs()[:5],
         "limits": _limits(),
+        "lag_numbers": LAG_NUMBERS,
     }
     return render(request, "forecasts/home.html", context, status=status)
 
@@ -67,6 +69,11 @@ def run_detail(request, pk):
         "has_unpredictable_years": any(cell == "" for row in rows for cell in row[1:]),
         "interval_rows": _interval_rows(results),
         "level_percent": _percent(run.level),
+        "results": results,
+        "lags_used": exports.lags_used(run.lags_choice, results),
+        "method_description": modeling.METHODS[run.method],
+        "is_original_model": run.method == modeling.ORIGINAL_METHOD and run.lags == 1,
+        "has_un": any(result.un for result in results),
         "chart": {
             "unit": "persons",
             "series": [_chart_series(result, history.get(result.code)) for result in results],
@@ -90,7 +97,10 @@ def run_csv(request, pk):
 def run_json(request, pk):
     run = get_object_or_404(ForecastRun, pk=pk)
     document = exports.results_json(
-        services.forecast_run_results(run), start=run.start_year, end=run.end_year
+        services.forecast_run_results(run),
+        start=run.start_year,
+        end=run.end_year,
+        lags=run.lags_choice,
     )
     response = JsonResponse(document, json_dumps_params={"indent": 2})
     response["Content-Disposition"] = f'attachment; filename="forecast-run-{run.pk}.json"'
@@ -137,16 +147,23 @@ def region_list(request):
 def region_detail(request, code):
     region = get_object_or_404(Region.objects.select_related("parent"), code=code)
     years, persons = selectors.region_series(region=region)
+    outlook = services.region_outlook(region=region)
     context = {
         "region": region,
         "children": region.children.all(),
         "history_rows": list(zip(years, persons, strict=True)),
         "latest_runs": selectors.forecast_runs(region_code=region.code)[:LATEST_RUNS],
+        "outlook": outlook,
+        "outlook_rows": _outlook_rows(outlook),
+        "outlook_last_year": outlook.points[-1].year if outlook else None,
+        "outlook_level": _percent(outlook.level) if outlook else "",
         "forecast_url": reverse("forecasts:home") + "?" + urlencode({"regions": region.code}),
         "chart": {
             "unit": "persons",
             "series": [
-                {
+                _chart_series(outlook, (years, persons))
+                if outlook
+                else {
                     "name": region.name,
                     "history": [[year, value] for year, value in zip(years, persons, strict=True)],
                 }
@@ -162,6 +179,9 @@ def _limits():
         "year_max": modeling.YEAR_MAX,
         "max_regions": modeling.MAX_REGIONS,
     }
+
+
+LAG_NUMBERS = range(modeling.LAGS_MIN, modeling.LAGS_MAX + 1)
 
 
 def _percent(level: float) -> str:
@@ -186,13 +206,60 @@ def _chart_series(result: services.RegionForecast, history) -> dict:
     """One region's lines for the chart: recorded Estimates, the run's predictions and interval."""
     years, persons = history or ([], [])
     predicted = [point for point in result.points if point.value is not None]
+    un_rows = result.un_rows
     return {
         "name": result.name,
         "history": [[year, value] for year, value in zip(years, persons, strict=True)],
         "forecast": [[point.year, point.value] for point in predicted],
         "lower": [[point.year, point.lower] for point in predicted],
         "upper": [[point.year, point.upper] for point in predicted],
+        "un_medium": [[row["year"], row["medium"]] for row in un_rows],
     }
+
+
+def _outlook_rows(outlook: services.RegionForecast | None) -> list[dict]:
+    """The outlook's years with the UN projection beside them (None where it has none)."""
+    if outlook is None:
+        return []
+    un_by_year = {row["year"]: row for row in outlook.un_rows}
+    rows = []
+    for point in outlook.points:
+        un = un_by_year.get(point.year, {})
+        rows.append(
+            {
+                "year": point.year,
+                "value": point.value,
+                "lower": point.lower,
+                "upper": point.upper,
+                "medium": un.get("medium"),
+                "un_lower": un.get("lower"),
+                "un_upper": un.get("upper"),
+                "difference_percent": un.get("difference_percent"),
+            }
+        )
+    return rows
+
+
+def accuracy(request):
+    """The latest backtest of the active dataset: its summary and the regions by error."""
+    dataset = selectors.dataset_active()
+    backtest_run = selectors.backtest_latest(dataset=dataset)
+    context = {
+        "dataset": dataset,
+        "backtest_run": backtest_run,
+        "results": [
+            {"result": result, "errors": [_error_at(result, step) for step in (1, 5, 10)]}
+            for result in (
+                selectors.backtest_results(backtest_run=backtest_run) if backtest_run else []
+            )
+        ],
+    }
+    return render(request, "forecasts/accuracy.html", context)
+
+
+def _error_at(result, horizon: int) -> float | None:
+    errors = result.errors_by_horizon
+    return errors[horizon - 1] if len(errors) >= horizon else None
 
 
 def _form_query(run: ForecastRun) -> str:
@@ -202,7 +269,8 @@ def _form_query(run: ForecastRun) -> str:
             "regions": run.region_codes,
             "from": run.start_year,
             "to": run.end_year,
-            "lags": run.lags,
+            "method": run.method,
+            "lags": run.lags_choice,
             "level": f"{run.level:g}",
         },
         doseq=True,

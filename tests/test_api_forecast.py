@@ -36,7 +36,8 @@ def test_forecast_has_dataset_params_and_results(api, small_dataset):
         "regions": [900, 250],
         "from": 2030,
         "to": 2032,
-        "lags": 1,
+        "method": "diff2",
+        "lags": 3,
         "level": 0.95,
     }
     assert [result["region"] for result in data["results"]] == [
@@ -73,10 +74,11 @@ def test_forecast_for_world_and_more_developed_equals_the_forecast_command(api, 
     out = io.StringIO()
     call_command(
         "forecast", "--region", "900", "--region", "901", "--from", "2030", "--to", "2035",
-        "--format", "json", stdout=out,
+        "--method", "levels", "--lags", "1", "--format", "json", stdout=out,
     )  # fmt: skip
     command = json.loads(out.getvalue())
-    data = forecast(api, regions="900,901", **{"from": 2030, "to": 2035}).json()
+    query = {"from": 2030, "to": 2035, "method": "levels", "lags": 1}
+    data = forecast(api, regions="900,901", **query).json()
     assert data["results"] == command["results"]
     assert exports.persons_rounded(data["results"][0]["points"][0]["value"]) == "8,745,733,000"
     assert exports.persons_rounded(data["results"][1]["points"][0]["value"]) == "1,304,051,000"
@@ -110,9 +112,8 @@ def test_forecast_takes_regions_as_a_repeated_parameter_too(api, small_dataset):
 
 
 def test_forecast_years_inside_the_history_carry_the_recorded_value(api, small_dataset):
-    points = forecast(api, regions="900", **{"from": 1950, "to": 1951}).json()["results"][0][
-        "points"
-    ]
+    query = {"from": 1950, "to": 1951, "method": "levels", "lags": 1}
+    points = forecast(api, regions="900", **query).json()["results"][0]["points"]
     assert points[0]["value"] is None and points[0]["lower"] is None
     assert points[0]["actual"] == 2536431000.0
     assert points[1]["value"] is not None and points[1]["actual"] == 2584034000.0
@@ -166,8 +167,8 @@ BAD_QUERIES = [
     ({"regions": "900", "from": 2030, "to": "2030.5"}, "to", "valid integer"),
     ({"regions": "900", "from": 2030, "to": 2031, "lags": 0}, "lags", "from 1 to 10"),
     ({"regions": "900", "from": 2030, "to": 2031, "lags": 11}, "lags", "from 1 to 10"),
-    ({"regions": "900", "from": 2030, "to": 2031, "lags": "1.5"}, "lags", "valid integer"),
-    ({"regions": "900", "from": 2030, "to": 2031, "lags": "two"}, "lags", "valid integer"),
+    ({"regions": "900", "from": 2030, "to": 2031, "lags": "1.5"}, "lags", 'or "auto"'),
+    ({"regions": "900", "from": 2030, "to": 2031, "lags": "two"}, "lags", 'or "auto"'),
     ({"regions": "900", "from": 2030, "to": 2031, "level": 0}, "level", "between 0 and 1"),
     ({"regions": "900", "from": 2030, "to": 2031, "level": 1}, "level", "between 0 and 1"),
     ({"regions": "900", "from": 2030, "to": 2031, "level": -0.5}, "level", "between 0 and 1"),

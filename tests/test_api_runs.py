@@ -41,8 +41,10 @@ def test_create_run_answers_201_with_the_stored_run_and_its_location(api, small_
         "regions": [900, 250],
         "from": 2030,
         "to": 2032,
-        "lags": 1,
+        "method": "diff2",
+        "lags": 3,
         "level": 0.95,
+        "interval": "calibrated",
     }
     assert data["regions"] == [{"code": 900, "name": "WORLD"}, {"code": 250, "name": "France"}]
     assert [result["region"]["code"] for result in data["results"]] == [900, 250]
@@ -95,7 +97,7 @@ BAD_BODIES = [
     ({"regions": ["900"], "from": 2030, "to": 2031.5}, "to", "valid integer"),
     ({"regions": ["900"], "from": 2030, "to": 2031, "lags": 0}, "lags", "from 1 to 10"),
     ({"regions": ["900"], "from": 2030, "to": 2031, "lags": 11}, "lags", "from 1 to 10"),
-    ({"regions": ["900"], "from": 2030, "to": 2031, "lags": 1.5}, "lags", "valid integer"),
+    ({"regions": ["900"], "from": 2030, "to": 2031, "lags": 1.5}, "lags", 'or "auto"'),
     ({"regions": ["900"], "from": 2030, "to": 2031, "level": 0}, "level", "between 0 and 1"),
     ({"regions": ["900"], "from": 2030, "to": 2031, "level": 95}, "level", "between 0 and 1"),
     ({"regions": ["900"], "from": 2030, "to": 2031, "level": "high"}, "level", "valid number"),
@@ -172,7 +174,15 @@ def test_run_history_is_newest_first(api, small_dataset):
     item = data["results"][0]
     assert item["url"] == f"http://testserver/api/runs/{newer.pk}/"
     assert item["regions"] == [{"code": 250, "name": "France"}]
-    assert item["params"] == {"regions": [250], "from": 2030, "to": 2031, "lags": 1, "level": 0.95}
+    assert item["params"] == {
+        "regions": [250],
+        "from": 2030,
+        "to": 2031,
+        "method": "diff2",
+        "lags": 3,
+        "level": 0.95,
+        "interval": "calibrated",
+    }
     assert item["created_at"] and item["duration_ms"] >= 0
     assert "results" not in item
 

@@ -15,6 +15,7 @@ ENDPOINTS = {
     "/api/runs/": {"get", "post"},
     "/api/runs/{id}/": {"get"},
     "/api/datasets/": {"get"},
+    "/api/accuracy/": {"get"},
 }
 
 
@@ -52,10 +53,13 @@ def test_schema_documents_the_forecast_query_parameters(schema):
         parameter["name"]: parameter
         for parameter in schema["paths"]["/api/forecast/"]["get"]["parameters"]
     }
-    assert set(parameters) == {"regions", "from", "to", "lags", "level"}
+    assert set(parameters) == {"regions", "from", "to", "method", "lags", "level"}
     assert parameters["regions"]["required"] and parameters["from"]["required"]
     assert parameters["from"]["schema"] == {"type": "integer", "minimum": 1950, "maximum": 2300}
-    assert parameters["lags"]["schema"]["maximum"] == 10
+    lags_number, lags_auto = parameters["lags"]["schema"]["oneOf"]
+    assert lags_number["maximum"] == 10 and lags_auto["enum"] == ["auto"]
+    assert parameters["method"]["schema"]["default"] == "diff2"
+    assert "the original app's model" in parameters["method"]["description"]
     assert parameters["level"]["schema"]["default"] == 0.95
 
 

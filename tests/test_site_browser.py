@@ -72,7 +72,9 @@ def _canvas_has_pixels(tab):
 
 def _expected_table():
     regions = selectors.regions_for_forecast(identifiers=["900", "901"])
-    results = services.forecast_compute(regions=regions, start=2030, end=2035, lags=1)
+    results = services.forecast_compute(
+        regions=regions, start=2030, end=2035, method="levels", lags=1
+    )
     return results, [
         [str(point.year)] + [exports.persons_rounded(result.points[i].value) for result in results]
         for i, point in enumerate(results[0].points)
@@ -90,6 +92,7 @@ def test_pick_two_regions_by_typing_and_see_table_chart_permalink_and_csv(tab, s
     ) == ["900", "901"]
     tab.fill("#id_from", "2030")
     tab.fill("#id_to", "2035")
+    tab.select_option("#id_method", "levels")
     tab.fill("#id_lags", "1")
     tab.get_by_role("button", name="Forecast", exact=True).click()
 
@@ -185,6 +188,8 @@ def test_form_works_without_javascript(browser, site):
         tab.select_option("#id_regions", ["900", "901"])
         tab.fill("#id_from", "2030")
         tab.fill("#id_to", "2035")
+        tab.select_option("#id_method", "levels")
+        tab.fill("#id_lags", "1")
         tab.get_by_role("button", name="Forecast", exact=True).click()
         tab.wait_for_url("**/runs/*/")
         rows = [

@@ -6,7 +6,14 @@ from pytest_django.asserts import assertContains, assertRedirects
 from forecasts import exports, forms, modeling, selectors, services
 from forecasts.models import ForecastRun, Region, YearlyPopulation
 
-VALID = {"regions": ["900", "901"], "from": "2030", "to": "2035", "lags": "1", "level": "0.95"}
+VALID = {
+    "regions": ["900", "901"],
+    "from": "2030",
+    "to": "2035",
+    "method": "levels",
+    "lags": "1",
+    "level": "0.95",
+}
 
 
 def _post(client, **changes):
@@ -37,7 +44,9 @@ def test_valid_post_keeps_the_regions_in_the_order_chosen(client, small_dataset)
 def test_run_page_after_post_has_the_forecast_commands_numbers(client, small_dataset):
     response = _post(client, lags="2")
     regions = selectors.regions_for_forecast(identifiers=["900", "901"])
-    expected = services.forecast_compute(regions=regions, start=2030, end=2035, lags=2)
+    expected = services.forecast_compute(
+        regions=regions, start=2030, end=2035, method="levels", lags=2
+    )
 
     page = client.get(response["Location"])
 
@@ -70,7 +79,12 @@ def test_from_after_to_is_an_error_on_the_to_field(client, small_dataset):
         ("start", "from", "abc", "Enter the first year as a whole number, for example 2030."),
         ("end", "to", "20x5", "Enter the last year as a whole number, for example 2035."),
         ("start", "from", "2030.5", "Enter the first year as a whole number, for example 2030."),
-        ("lags", "lags", "one", "Enter the lags as a whole number, for example 1."),
+        (
+            "lags",
+            "lags",
+            "one",
+            "Enter the lags as a whole number from 1 to 10, or auto; for example 1.",
+        ),
         (
             "level",
             "level",
@@ -264,4 +278,12 @@ def test_query_string_form_fills_in_missing_fields_with_defaults(small_dataset):
 
     assert form.is_valid(), form.errors
     assert (form.cleaned_data["start"], form.cleaned_data["end"]) == (2021, 2040)
-    assert form.cleaned_data["lags"] == modeling.DEFAULT_LAGS
+    assert form.cleaned_data["method"] == modeling.RECOMMENDED_METHOD
+    assert form.cleaned_data["lags"] == modeling.RECOMMENDED_LAGS
+
+
+def test_a_region_with_a_nul_character_is_an_error_on_the_regions_field(client, small_dataset):
+    response = _post(client, regions=["900\x00"])
+
+    assert response.status_code == 400
+    assert _errors(response, "regions") == "Region codes and names cannot contain NUL characters."

@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import include, path
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
-from forecasts import exports, selectors, services
+from forecasts import exports, modeling, selectors, services
 from forecasts.models import ForecastRun, Region
 
 
@@ -22,11 +22,13 @@ def _boom(request):
 urlpatterns = [path("boom/", _boom), path("", include("popsite.urls"))]
 
 
-def _run(regions=(900, 901), start=2030, end=2035, lags=1):
+def _run(regions=(900, 901), start=2030, end=2035, method="levels", lags=1):
+    """A stored run; the original app's model unless told otherwise."""
     return services.forecast_run_create(
         regions=selectors.regions_for_forecast(identifiers=[str(code) for code in regions]),
         start=start,
         end=end,
+        method=method,
         lags=lags,
     )
 
@@ -58,12 +60,15 @@ def test_home_does_not_offer_heading_rows(client, small_dataset):
     assertNotContains(response, '<option value="1803">')
 
 
-def test_home_form_starts_with_the_decade_after_the_estimates_and_lags_1(client, small_dataset):
+def test_home_form_starts_with_the_decade_after_the_estimates_and_the_recommended_model(
+    client, small_dataset
+):
     form = client.get("/").context["form"]
 
     assert form["start"].value() == 2021
     assert form["end"].value() == 2030
-    assert form["lags"].value() == 1
+    assert form["method"].value() == modeling.RECOMMENDED_METHOD
+    assert form["lags"].value() == modeling.RECOMMENDED_LAGS
     assert form["level"].value() == 0.95
 
 
@@ -123,7 +128,9 @@ def test_home_lists_the_latest_runs(client, small_dataset):
 def test_run_page_shows_the_original_table_in_rounded_persons(client, small_dataset):
     run = _run()
     regions = selectors.regions_for_forecast(identifiers=["900", "901"])
-    expected = services.forecast_compute(regions=regions, start=2030, end=2035, lags=1)
+    expected = services.forecast_compute(
+        regions=regions, start=2030, end=2035, method="levels", lags=1
+    )
 
     response = client.get(f"/runs/{run.pk}/")
 
@@ -158,14 +165,19 @@ def test_run_page_states_parameters_dataset_and_links(client, small_dataset):
 
     response = client.get(f"/runs/{run.pk}/")
 
-    assertContains(response, '<dt class="col-5">Lags</dt><dd class="col-7">2</dd>', html=True)
+    assertContains(
+        response, '<dt class="col-5">Lags</dt><dd class="col-7 run-lags">2</dd>', html=True
+    )
     assertContains(response, "WPP2019, imported")
     assertContains(response, f'href="/runs/{run.pk}.csv"')
     assertContains(response, f'href="/runs/{run.pk}.json"')
     assertContains(response, f"http://testserver/runs/{run.pk}/")
     assertContains(
         response,
-        'href="/?regions=900&amp;regions=901&amp;from=2030&amp;to=2035&amp;lags=2&amp;level=0.95"',
+        (
+            'href="/?regions=900&amp;regions=901&amp;from=2030&amp;to=2035&amp;method=levels'
+            '&amp;lags=2&amp;level=0.95"'
+        ),
     )
 
 
@@ -256,7 +268,13 @@ def test_json_download_has_the_runs_values_and_settings(client, small_dataset):
     assert response["Content-Type"] == "application/json"
     assert response["Content-Disposition"] == f'attachment; filename="forecast-run-{run.pk}.json"'
     document = json.loads(response.content)
-    assert document["params"] == {"from": 2030, "to": 2035, "lags": 1, "level": 0.95}
+    assert document["params"] == {
+        "from": 2030,
+        "to": 2035,
+        "method": "levels",
+        "lags": 1,
+        "level": 0.95,
+    }
     assert [item["region"]["code"] for item in document["results"]] == [900, 901]
     point = run.points.get(region_code=901, year=2035)
     assert document["results"][1]["points"][-1]["value"] == point.value

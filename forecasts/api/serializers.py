@@ -37,14 +37,40 @@ class YearField(serializers.IntegerField):
 
 @extend_schema_field(
     {
-        "type": "integer",
-        "minimum": modeling.LAGS_MIN,
-        "maximum": modeling.LAGS_MAX,
-        "default": modeling.DEFAULT_LAGS,
+        "oneOf": [
+            {"type": "integer", "minimum": modeling.LAGS_MIN, "maximum": modeling.LAGS_MAX},
+            {"type": "string", "enum": [modeling.LAGS_AUTO]},
+        ],
+        "default": modeling.RECOMMENDED_LAGS,
     }
 )
-class LagsField(serializers.IntegerField):
-    """Autoregressive lags; the range is checked by modeling.check_lags."""
+class LagsField(serializers.Field):
+    """Autoregressive lags: a whole number or "auto" (chosen per region by AIC); the range is
+    checked by modeling.check_lags_choice."""
+
+    default_error_messages = {
+        "invalid": f"Give the lags as a whole number from {modeling.LAGS_MIN} to "
+        f'{modeling.LAGS_MAX}, or "{modeling.LAGS_AUTO}".'
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        if isinstance(data, int):
+            return data
+        if isinstance(data, str):
+            text = data.strip().lower()
+            if text == modeling.LAGS_AUTO:
+                return modeling.LAGS_AUTO
+            if text.isascii() and text.lstrip("-").isdecimal() and len(text) <= 6:
+                return int(text)
+        self.fail("invalid")
+
+    def to_representation(self, value):
+        return value
+
+
+METHOD_HELP = "; ".join(f"{name}: {description}" for name, description in modeling.METHODS.items())
 
 
 @extend_schema_field(
@@ -135,9 +161,21 @@ class ForecastSettingsInputSerializer(SpanInputSerializer):
 
     from_ = YearField(source="start", help_text="First year to predict.")
     to_ = YearField(source="end", help_text="Last year to predict.")
+    method = serializers.ChoiceField(
+        choices=list(modeling.METHODS),
+        default=modeling.RECOMMENDED_METHOD,
+        help_text=f"The series AutoReg is fitted to. Default {modeling.RECOMMENDED_METHOD} (the "
+        'best backtest accuracy on WPP2019); "levels" with lags 1 is the original app\'s model. '
+        + METHOD_HELP,
+        error_messages={
+            "invalid_choice": f'"{{input}}" is not a method; use one of {", ".join(modeling.METHODS)}.'
+        },
+    )
     lags = LagsField(
-        default=modeling.DEFAULT_LAGS,
-        help_text="Autoregressive lags (1 is the original app's model).",
+        default=modeling.RECOMMENDED_LAGS,
+        help_text=f"Autoregressive lags, {modeling.LAGS_MIN}–{modeling.LAGS_MAX}, or "
+        f'"{modeling.LAGS_AUTO}" (chosen per region by AIC). Default '
+        f"{modeling.RECOMMENDED_LAGS}; 1 with method levels is the original app's model.",
     )
     level = LevelField(
         default=modeling.DEFAULT_LEVEL, help_text="Prediction interval level, e.g. 0.95."
@@ -148,7 +186,7 @@ class ForecastSettingsInputSerializer(SpanInputSerializer):
         return {"regions": fields.pop("regions"), **fields}  # subclasses declare `regions`
 
     def validate_lags(self, lags):
-        return _checked(modeling.check_lags, lags)
+        return _checked(modeling.check_lags_choice, lags)
 
     def validate_level(self, level):
         return _checked(modeling.check_level, level)
@@ -238,11 +276,51 @@ class PointOutputSerializer(serializers.Serializer):
     actual = PersonsField(allow_null=True, help_text="The recorded value, inside the history.")
 
 
+class UnPointOutputSerializer(serializers.Serializer):
+    """One year of the UN projection beside the forecast."""
+
+    year = serializers.IntegerField()
+    forecast = PersonsField(allow_null=True, help_text="This forecast's value.")
+    medium = PersonsField(help_text="The UN Medium projection.")
+    lower = PersonsField(allow_null=True, help_text="The UN band's lower end.")
+    upper = PersonsField(allow_null=True, help_text="The UN band's upper end.")
+    difference_percent = serializers.FloatField(
+        allow_null=True, help_text="(forecast - UN Medium) / UN Medium, in percent."
+    )
+
+
+class UnProjectionOutputSerializer(serializers.Serializer):
+    band = serializers.CharField(
+        source="un.band",
+        help_text='What the band is: "UN 95% prediction interval" or "UN Low–High variants" '
+        "(empty when the data has neither).",
+    )
+    points = UnPointOutputSerializer(many=True, source="un_rows")
+
+
 class RegionResultOutputSerializer(serializers.Serializer):
-    """One region's forecast."""
+    """One region's forecast, with the lags fitted to it and, when the data has one, the UN's
+    projection for the same years."""
 
     region = RegionRefOutputSerializer(source="*")
+    lags = serializers.IntegerField(help_text="The lags fitted (the AIC's choice for auto).")
+    interval = serializers.CharField(
+        source="interval_label",
+        help_text='"calibrated" (widths from backtest errors) or "model-based" (AutoReg\'s own).',
+    )
+    backtest_mape = serializers.FloatField(
+        allow_null=True,
+        help_text="The region's latest backtest error (percent) with the same method and lags.",
+    )
     points = PointOutputSerializer(many=True)
+    un_projection = serializers.SerializerMethodField()
+
+    @extend_schema_field(UnProjectionOutputSerializer(allow_null=True))
+    def get_un_projection(self, result):
+        """Null when the dataset has no UN projection for these years (WPP2019's estimates)."""
+        if result.un is None:
+            return None
+        return UnProjectionOutputSerializer(result).data
 
 
 class ForecastParamsOutputSerializer(FromToMixin, serializers.Serializer):
@@ -251,7 +329,8 @@ class ForecastParamsOutputSerializer(FromToMixin, serializers.Serializer):
     regions = serializers.ListField(child=serializers.IntegerField(), help_text="Region codes.")
     from_ = serializers.IntegerField(source="start")
     to_ = serializers.IntegerField(source="end")
-    lags = serializers.IntegerField()
+    method = serializers.CharField()
+    lags = LagsField()
     level = serializers.FloatField()
 
 
@@ -271,8 +350,10 @@ class RunParamsOutputSerializer(FromToMixin, serializers.Serializer):
     )
     from_ = serializers.IntegerField(source="start_year")
     to_ = serializers.IntegerField(source="end_year")
-    lags = serializers.IntegerField()
+    method = serializers.CharField()
+    lags = LagsField(source="lags_choice")
     level = serializers.FloatField()
+    interval = serializers.CharField(source="get_interval_display")
 
 
 class RunOutputSerializer(serializers.ModelSerializer):
@@ -365,3 +446,40 @@ class DatasetOutputSerializer(serializers.ModelSerializer):
             "finished_at",
             "duration_seconds",
         ]
+
+
+class BacktestRegionOutputSerializer(serializers.Serializer):
+    region = serializers.SerializerMethodField()
+    lags = serializers.IntegerField(help_text="The lags fitted.")
+    mape = serializers.FloatField(help_text="Mean absolute percentage error, percent.")
+    coverage = serializers.FloatField(
+        help_text="Share (0–1) of held-out years inside the interval."
+    )
+    errors_by_horizon = serializers.ListField(
+        child=serializers.FloatField(), help_text="Absolute percentage error at horizon 1, 2, ..."
+    )
+
+    @extend_schema_field(RegionRefOutputSerializer)
+    def get_region(self, result):
+        return {"code": result.region_code, "name": result.region_name}
+
+
+class AccuracyOutputSerializer(serializers.Serializer):
+    """The latest backtest of the active dataset: its summary and the regions by error."""
+
+    id = serializers.IntegerField()
+    dataset = DatasetRefOutputSerializer()
+    method = serializers.CharField()
+    lags = LagsField(source="lags_choice")
+    holdout = serializers.IntegerField(help_text="Years held out at the end of each history.")
+    level = serializers.FloatField()
+    interval = serializers.CharField(source="get_interval_display")
+    region_count = serializers.IntegerField()
+    median_mape = serializers.FloatField(allow_null=True, help_text="Percent.")
+    coverage = serializers.FloatField(allow_null=True, help_text="Share 0–1, all held-out years.")
+    median_errors_by_horizon = serializers.ListField(child=serializers.FloatField())
+    failures = serializers.ListField(child=serializers.DictField())
+    created_at = serializers.DateTimeField()
+    regions = BacktestRegionOutputSerializer(
+        many=True, source="sorted_results", help_text="Lowest error first."
+    )

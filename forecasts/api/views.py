@@ -190,8 +190,13 @@ class ForecastApi(APIView):
         description=(
             "Fits AutoReg to each region's Estimates and predicts every year from `from` to `to`. "
             "Values are persons, unrounded; `value`, `lower` and `upper` are null for the first "
-            "`lags` years of the history, which the model cannot predict. Identical requests are "
-            "answered from a cache until the data is replaced."
+            "years of the history, which the model cannot predict. `method` and `lags` choose the "
+            f"model (default {modeling.RECOMMENDED_METHOD} with lags {modeling.RECOMMENDED_LAGS}, "
+            "the best backtest accuracy, with calibrated intervals; `method=levels&lags=1` is the "
+            "original app's model, with model-based intervals). When the data has UN projection "
+            "variants, each result's `un_projection` gives the UN Medium and band for the same "
+            "years; otherwise it is null. Identical requests are answered from a cache until the "
+            "data is replaced."
         ),
         parameters=[serializers.ForecastInputSerializer],
         responses={
@@ -213,6 +218,7 @@ class ForecastApi(APIView):
                     regions=params["regions"],
                     start=params["start"],
                     end=params["end"],
+                    method=params["method"],
                     lags=params["lags"],
                     level=params["level"],
                 )
@@ -235,6 +241,7 @@ def _forecast_cache_key(dataset: Dataset, params: dict) -> str:
         [region.code for region in params["regions"]],
         params["start"],
         params["end"],
+        params["method"],
         params["lags"],
         repr(params["level"]),
     ]
@@ -275,7 +282,8 @@ class RunListApi(generics.ListAPIView):
                     "regions": ["900", "901"],
                     "from": 2030,
                     "to": 2035,
-                    "lags": 1,
+                    "method": modeling.RECOMMENDED_METHOD,
+                    "lags": modeling.RECOMMENDED_LAGS,
                     "level": 0.95,
                 },
                 request_only=True,
@@ -314,6 +322,7 @@ class RunListApi(generics.ListAPIView):
                 regions=body.validated_data["regions"],
                 start=body.validated_data["start"],
                 end=body.validated_data["end"],
+                method=body.validated_data["method"],
                 lags=body.validated_data["lags"],
                 level=body.validated_data["level"],
             )
@@ -354,3 +363,29 @@ class DatasetListApi(generics.ListAPIView):
     permission_classes = [AllowAny]
     serializer_class = serializers.DatasetOutputSerializer
     queryset = Dataset.objects.all()
+
+
+NO_BACKTEST = OpenApiResponse(DETAIL.response, description="No backtest of the loaded data yet")
+
+
+class AccuracyApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="Backtest accuracy of the forecasts",
+        description=(
+            "The latest backtest of the active dataset (`manage.py backtest`): median MAPE, "
+            "interval coverage, and every region's errors, lowest error first."
+        ),
+        responses={200: serializers.AccuracyOutputSerializer, 404: NO_BACKTEST, 409: NO_DATA},
+    )
+    def get(self, request):
+        dataset = _active_dataset()
+        backtest_run = selectors.backtest_latest(dataset=dataset)
+        if backtest_run is None:
+            raise NotFound(
+                "No backtest of the loaded data yet: an operator can run "
+                "`python manage.py backtest --all`."
+            )
+        backtest_run.sorted_results = selectors.backtest_results(backtest_run=backtest_run)
+        return Response(serializers.AccuracyOutputSerializer(backtest_run).data)

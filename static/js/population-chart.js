@@ -1,5 +1,6 @@
 // Draw the population chart from the JSON in <script id="chart-data"> with Chart.js.
-// Per region one colour: recorded history solid, forecast dashed, prediction interval as a band.
+// Per region one colour: recorded history solid, forecast dashed, prediction interval as a band,
+// the UN Medium projection dotted when the data has one.
 (function () {
   "use strict";
 
@@ -61,6 +62,17 @@
           backgroundColor: withAlpha(colour, 0.18),
           pointRadius: 0,
           fill: "-1",
+        });
+      }
+      if (region.un_medium && region.un_medium.length) {
+        result.push({
+          label: region.name + " (UN Medium projection)",
+          data: points(region.un_medium),
+          borderColor: colour,
+          backgroundColor: colour,
+          borderDash: [2, 3],
+          borderWidth: 1.5,
+          pointRadius: 0,
         });
       }
     });

@@ -1,0 +1,211 @@
+"""Backtests: the service's figures, the backtest command, the accuracy page and API, run pages."""
+
+import io
+
+import numpy as np
+import pytest
+from django.core.management import CommandError, call_command
+from pytest_django.asserts import assertContains
+from rest_framework.test import APIClient
+
+from forecasts import modeling, selectors, services
+from forecasts.models import BacktestResult, BacktestRun, Region
+
+pytestmark = pytest.mark.django_db
+
+
+def backtest(*args):
+    out, err = io.StringIO(), io.StringIO()
+    call_command("backtest", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_backtest_figures_equal_a_direct_computation_on_france(small_dataset):
+    france = Region.objects.get(code=250)
+    run = services.backtest_run_create(regions=[france], holdout=10, method="levels", lags=1)
+
+    years, persons = selectors.region_series(region=france)
+    direct = modeling.forecast(years[:-10], persons[:-10], start=2011, end=2020, lags=1)
+    predicted = np.array([point.value for point in direct.points])
+    actual = np.array(persons[-10:], dtype=float)
+    errors = np.abs(predicted - actual) / actual * 100
+    inside = [
+        point.lower <= value <= point.upper
+        for point, value in zip(direct.points, actual, strict=True)
+    ]
+    result = run.results.get()
+    assert result.region_code == 250 and result.region_name == "France"
+    assert result.mape == pytest.approx(errors.mean(), rel=1e-12)
+    assert result.errors_by_horizon == pytest.approx(errors.tolist(), rel=1e-12)
+    assert result.coverage == pytest.approx(sum(inside) / 10)
+    assert run.median_mape == pytest.approx(errors.mean(), rel=1e-12)
+    assert run.interval == "model" and run.method == "levels" and run.lags == 1
+
+
+def test_backtest_of_every_region_stores_one_result_per_region(small_dataset):
+    run = services.backtest_run_create(holdout=10)
+
+    with_data = Region.objects.with_data().count()
+    assert run.region_count == with_data == run.results.count()
+    assert run.method == modeling.RECOMMENDED_METHOD and run.lags == modeling.RECOMMENDED_LAGS
+    assert run.dataset == small_dataset and run.holdout == 10
+    mapes = sorted(result.mape for result in run.results.all())
+    assert run.median_mape == pytest.approx(float(np.median(mapes)))
+    assert len(run.median_errors_by_horizon) == 10
+
+
+def test_backtest_with_auto_lags_stores_no_number_and_the_lags_fitted(small_dataset):
+    run = services.backtest_run_create(
+        regions=[Region.objects.get(code=900)], method="levels", lags="auto"
+    )
+
+    assert run.lags is None and run.lags_choice == "auto"
+    assert modeling.LAGS_MIN <= run.results.get().lags <= modeling.LAGS_MAX
+
+
+def test_backtest_lists_regions_that_cannot_be_backtested(small_dataset):
+    france = Region.objects.get(code=250)
+    run = services.backtest_run_create(regions=[france], holdout=50, method="diff2", lags=10)
+
+    assert run.region_count == 0 and run.median_mape is None
+    assert run.failures[0]["name"] == "France"
+    assert "After holding out 50 years" in run.failures[0]["error"]
+
+
+def test_backtest_command_prints_regions_by_error_and_a_summary(small_dataset):
+    out, err = backtest("--all", "--method", "levels", "--lags", "1")
+
+    lines = out.splitlines()
+    assert lines[0].split() == ["Region", "MAPE", "Coverage", "h=1", "h=5", "h=10"]
+    run = BacktestRun.objects.get()
+    table = lines[1 : 1 + run.region_count]
+    mapes = [float(line.split()[-5].rstrip("%")) for line in table]
+    assert mapes == sorted(mapes)
+    assert f"median MAPE {run.median_mape:.2f}%" in out
+    assert f"interval coverage {run.coverage:.1%}" in out
+    assert f"Saved backtest run {run.pk}" in err
+
+
+def test_backtest_command_takes_regions_holdout_and_auto_lags(small_dataset):
+    out, _ = backtest("--region", "France", "--region", "900", "--holdout", "5", "--lags", "auto")
+
+    run = BacktestRun.objects.get()
+    assert run.holdout == 5 and run.lags is None
+    assert {result.region_code for result in run.results.all()} == {250, 900}
+    assert "h=10" not in out and "lags=auto" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--holdout", "0"], "The holdout must be a whole number of years from 1 to 50"),
+        (["--lags", "11"], "Lags must be"),
+        (["--region", "Atlantis"], "Unknown region(s): 'Atlantis'"),
+        (["--region", "900", "--all"], "Give --region or --all, not both."),
+    ],
+)
+def test_backtest_command_refuses_bad_arguments_with_a_message(small_dataset, args, message):
+    with pytest.raises(CommandError) as raised:
+        backtest(*args)
+    assert message in str(raised.value)
+    assert not BacktestRun.objects.exists()
+
+
+def test_backtest_command_without_data_says_so(db):
+    with pytest.raises(CommandError) as raised:
+        backtest()
+    assert "No data is loaded yet" in str(raised.value)
+
+
+def test_accuracy_page_without_a_backtest_tells_the_command(client, small_dataset):
+    response = client.get("/accuracy/")
+
+    assert response.status_code == 200
+    assertContains(response, "manage.py backtest --all")
+
+
+def test_accuracy_page_shows_the_summary_and_regions_by_error(client, small_dataset):
+    run = services.backtest_run_create(method="levels", lags=1)
+
+    response = client.get("/accuracy/")
+
+    assertContains(response, f"{run.median_mape:.2f}%")
+    names = [row["result"].region_name for row in response.context["results"]]
+    ordered = [result.region_name for result in run.results.order_by("mape", "region_code")]
+    assert names == ordered
+    assertContains(response, "model-based")
+
+
+def test_accuracy_page_shows_the_latest_backtest_only(client, small_dataset):
+    services.backtest_run_create(method="levels", lags=1)
+    latest = services.backtest_run_create(method="diff", lags=2)
+
+    response = client.get("/accuracy/")
+
+    assert response.context["backtest_run"] == latest
+    assertContains(response, "diff, lags 2")
+
+
+def test_accuracy_api_returns_the_latest_backtest(small_dataset):
+    run = services.backtest_run_create(method="levels", lags="auto")
+
+    data = APIClient().get("/api/accuracy/").json()
+
+    assert data["id"] == run.pk and data["method"] == "levels" and data["lags"] == "auto"
+    assert data["median_mape"] == pytest.approx(run.median_mape)
+    assert data["coverage"] == pytest.approx(run.coverage)
+    mapes = [region["mape"] for region in data["regions"]]
+    assert mapes == sorted(mapes) and len(mapes) == run.region_count
+    assert set(data["regions"][0]) == {"region", "lags", "mape", "coverage", "errors_by_horizon"}
+
+
+def test_accuracy_api_without_a_backtest_is_not_found_with_the_command(small_dataset):
+    response = APIClient().get("/api/accuracy/")
+
+    assert response.status_code == 404
+    assert "manage.py backtest" in response.json()["detail"]
+
+
+def test_accuracy_api_without_data_is_a_conflict(db):
+    assert APIClient().get("/api/accuracy/").status_code == 409
+
+
+def test_run_page_shows_each_regions_latest_backtest_error(client, small_dataset):
+    regions = selectors.regions_for_forecast(identifiers=["900", "250"])
+    services.backtest_run_create(regions=regions[:1], method="levels", lags=1)
+    newer = services.backtest_run_create(regions=regions[:1], method="levels", lags=1)
+    run = services.forecast_run_create(
+        regions=regions, start=2030, end=2031, method="levels", lags=1
+    )
+
+    response = client.get(run.get_absolute_url())
+
+    world, france = response.context["results"]
+    assert world.backtest_mape == BacktestResult.objects.get(run=newer).mape
+    assert france.backtest_mape is None
+    assertContains(response, f"{world.backtest_mape:.2f}%")
+
+
+def test_run_page_ignores_backtests_of_another_model(client, small_dataset):
+    regions = selectors.regions_for_forecast(identifiers=["900"])
+    services.backtest_run_create(regions=regions, method="levels", lags=2)
+    run = services.forecast_run_create(
+        regions=regions, start=2030, end=2031, method="levels", lags=1
+    )
+
+    response = client.get(run.get_absolute_url())
+
+    assert response.context["results"][0].backtest_mape is None
+
+
+def test_backtest_leaves_the_forecasts_calibration_table_in_the_cache(small_dataset, monkeypatch):
+    services.backtest_run_create(regions=[Region.objects.get(code=900)], lags="auto")
+    monkeypatch.setattr(
+        services.backtesting, "calibrate", lambda *args, **kwargs: pytest.fail("recomputed")
+    )
+
+    [world] = services.forecast_compute(
+        regions=[Region.objects.get(code=900)], start=2030, end=2031, lags="auto"
+    )
+
+    assert world.interval == "calibrated"

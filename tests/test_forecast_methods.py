@@ -1,0 +1,349 @@
+"""Methods and lags in every front door: the recommended default, "auto", the original app's model,
+calibrated intervals, and forecasting every region at once."""
+
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+from pytest_django.asserts import assertContains
+from rest_framework.test import APIClient
+
+from forecasts import backtesting, modeling, selectors, services
+from forecasts.models import ForecastRun, Region
+
+pytestmark = pytest.mark.django_db
+
+
+def regions(*codes):
+    return selectors.regions_for_forecast(identifiers=[str(code) for code in codes])
+
+
+def command(*args):
+    out, err = io.StringIO(), io.StringIO()
+    call_command("forecast", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+# Services
+
+
+def test_default_is_the_recommended_method_and_lags(small_dataset):
+    run = services.forecast_run_create(regions=regions(900), start=2030, end=2031)
+
+    assert run.method == modeling.RECOMMENDED_METHOD == "diff2"
+    assert run.lags == modeling.RECOMMENDED_LAGS
+    assert run.regions == [{"code": 900, "name": "WORLD", "lags": modeling.RECOMMENDED_LAGS}]
+
+
+def test_the_default_forecast_has_calibrated_intervals(small_dataset):
+    [world] = services.forecast_compute(regions=regions(900), start=2025, end=2026)
+
+    dataset = selectors.dataset_active()
+    table = services.forecast_calibration(
+        dataset=dataset, method=modeling.RECOMMENDED_METHOD, lags=modeling.RECOMMENDED_LAGS
+    )
+    years, persons = selectors.regions_estimates(codes=[900])[900]
+    model = modeling.forecast(
+        years, persons, start=2025, end=2026, method="diff2", lags=modeling.RECOMMENDED_LAGS
+    )
+    calibrated = backtesting.calibrated_forecast(model, table, last_year=2020, key=900)
+    assert world.interval == "calibrated" and world.interval_label == "calibrated"
+    assert world.points == calibrated.points
+    assert world.points[0].value == model.points[0].value
+    assert world.points[0].lower != model.points[0].lower
+
+
+def test_the_original_apps_model_keeps_model_based_intervals(small_dataset):
+    [world] = services.forecast_compute(
+        regions=regions(900), start=2030, end=2031, method="levels", lags=1
+    )
+
+    years, persons = selectors.regions_estimates(codes=[900])[900]
+    assert world.interval == "model" and world.interval_label == "model-based"
+    assert world.points == modeling.forecast(years, persons, start=2030, end=2031, lags=1).points
+
+
+def test_calibration_table_is_computed_once_per_dataset_and_model(small_dataset, monkeypatch):
+    calls = []
+    real = backtesting.calibrate
+    monkeypatch.setattr(
+        backtesting, "calibrate", lambda *args, **kwargs: calls.append(1) or real(*args, **kwargs)
+    )
+
+    for _ in range(2):
+        services.forecast_compute(regions=regions(900), start=2030, end=2031)
+    services.forecast_compute(regions=regions(900), start=2030, end=2031, lags=2)
+
+    assert len(calls) == 2
+
+
+def test_auto_lags_are_stored_as_asked_and_chosen_per_region(small_dataset):
+    run = services.forecast_run_create(
+        regions=regions(900, 250), start=2030, end=2031, method="levels", lags="auto"
+    )
+
+    series = selectors.regions_estimates(codes=[900, 250])
+    assert run.lags is None and run.lags_choice == "auto"
+    assert [region["lags"] for region in run.regions] == [
+        modeling.select_lags(series[900][1]),
+        modeling.select_lags(series[250][1]),
+    ]
+    assert [result.lags for result in services.forecast_run_results(run)] == [
+        region["lags"] for region in run.regions
+    ]
+
+
+def test_multi_region_forecast_equals_one_region_at_a_time(small_dataset):
+    together = services.forecast_compute(regions=regions(900, 250, 336), start=2030, end=2035)
+
+    for result in together:
+        [alone] = services.forecast_compute(regions=regions(result.code), start=2030, end=2035)
+        assert alone.points == result.points
+
+
+def test_every_region_that_cannot_be_fitted_is_named(small_dataset):
+    with pytest.raises(modeling.ForecastError) as raised:
+        services.forecast_compute(
+            regions=[*regions(900, 250)], start=2030, end=2031, method="diff2", lags=40
+        )
+    assert "Lags must be" in str(raised.value)
+
+    short = Region.objects.create(code=9999, name="Tiny Isle", first_year=2019, last_year=2020)
+    short.populations.create(variant="Estimates", year=2019, persons=10)
+    short.populations.create(variant="Estimates", year=2020, persons=11)
+    with pytest.raises(modeling.ForecastError) as raised:
+        services.forecast_compute(regions=[short, *regions(250)], start=2030, end=2031)
+    assert str(raised.value).startswith("Tiny Isle: The history has 2 years")
+    assert "France" not in str(raised.value)
+
+
+def test_database_refuses_unknown_methods_and_lags_out_of_range(small_dataset):
+    from django.db import IntegrityError, transaction
+
+    run = services.forecast_run_create(regions=regions(900), start=2030, end=2031)
+    for field, value in (("method", "magic"), ("lags", 11), ("interval", "vibes")):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            ForecastRun.objects.filter(pk=run.pk).update(**{field: value})
+
+
+def test_rerun_keeps_method_and_auto_lags(small_dataset):
+    run = services.forecast_run_create(
+        regions=regions(900), start=2030, end=2031, method="growth", lags="auto"
+    )
+
+    again = services.forecast_run_rerun(run=run)
+
+    assert (again.method, again.lags) == ("growth", None)
+
+
+# Form
+
+
+def test_form_offers_the_models_with_the_original_labelled(client, small_dataset):
+    response = client.get("/")
+
+    assertContains(response, '<select name="method"')
+    assertContains(response, "the original app&#x27;s model")
+    assertContains(response, "(recommended)")
+    assert response.context["form"]["method"].initial == "diff2"
+
+
+def test_form_posts_method_and_auto_lags(client, small_dataset):
+    response = client.post(
+        "/",
+        {
+            "regions": ["900"],
+            "from": "2030",
+            "to": "2031",
+            "method": "log",
+            "lags": "Auto",
+            "level": "0.9",
+        },
+    )
+
+    run = ForecastRun.objects.get()
+    assert response.status_code == 302
+    assert (run.method, run.lags, run.level) == ("log", None, 0.9)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("lags", "two", "Enter the lags as a whole number from 1 to 10, or auto"),
+        ("lags", "11", "Lags must be"),
+        ("lags", "", "Enter the number of lags, or auto."),
+        ("method", "magic", "Choose one of the models in the list"),
+    ],
+)
+def test_form_names_the_field_with_a_bad_model_setting(
+    client, small_dataset, field, value, message
+):
+    data = {
+        "regions": ["900"],
+        "from": "2030",
+        "to": "2031",
+        "method": "diff2",
+        "lags": "3",
+        "level": "0.95",
+    }
+    data[field] = value
+
+    response = client.post("/", data)
+
+    assert response.status_code == 400
+    assert message in " ".join(response.context["form"].errors[field])
+
+
+def test_run_page_shows_the_model_lags_chosen_and_interval_kind(client, small_dataset):
+    run = services.forecast_run_create(
+        regions=regions(900), start=2030, end=2031, method="levels", lags="auto"
+    )
+
+    response = client.get(run.get_absolute_url())
+
+    assertContains(response, f"auto (chosen by AIC: {run.regions[0]['lags']})")
+    assertContains(response, "model-based")
+    assertContains(response, "lags=auto")  # "Forecast again" keeps the settings
+    assertContains(response, "method=levels")
+
+
+def test_run_page_of_the_default_model_says_calibrated(client, small_dataset):
+    run = services.forecast_run_create(regions=regions(900), start=2030, end=2031)
+
+    assertContains(client.get(run.get_absolute_url()), "95%, calibrated")
+
+
+# API
+
+
+def test_api_takes_method_and_auto_lags(small_dataset):
+    data = (
+        APIClient()
+        .get(
+            "/api/forecast/",
+            {"regions": "900", "from": 2030, "to": 2031, "method": "levels", "lags": "auto"},
+        )
+        .json()
+    )
+
+    assert data["params"]["method"] == "levels" and data["params"]["lags"] == "auto"
+    series = selectors.regions_estimates(codes=[900])[900]
+    assert data["results"][0]["lags"] == modeling.select_lags(series[1])
+    assert data["results"][0]["interval"] == "model-based"
+
+
+def test_api_defaults_to_the_recommended_model(small_dataset):
+    data = APIClient().get("/api/forecast/", {"regions": "900", "from": 2030, "to": 2031}).json()
+
+    assert data["params"]["method"] == "diff2" and data["params"]["lags"] == 3
+    assert data["results"][0]["interval"] == "calibrated"
+
+
+def test_api_run_stores_method_and_lags(small_dataset):
+    response = APIClient().post(
+        "/api/runs/",
+        {"regions": ["900"], "from": 2030, "to": 2031, "method": "growth", "lags": "auto"},
+        format="json",
+    )
+
+    assert response.status_code == 201
+    params = response.json()["params"]
+    assert (params["method"], params["lags"], params["interval"]) == (
+        "growth",
+        "auto",
+        "calibrated",
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("lags", "sometimes", 'or "auto"'),
+        ("lags", "0", "from 1 to 10"),
+        ("lags", "1.5", 'or "auto"'),
+        ("method", "magic", "is not a method"),
+    ],
+)
+def test_api_names_the_field_with_a_bad_model_setting(small_dataset, field, value, words):
+    query = {"regions": "900", "from": 2030, "to": 2031, field: value}
+
+    response = APIClient().get("/api/forecast/", query)
+
+    assert response.status_code == 400
+    assert words in " ".join(response.json()[field])
+
+
+def test_api_json_body_lags_true_is_refused(small_dataset):
+    response = APIClient().post(
+        "/api/runs/", {"regions": ["900"], "from": 2030, "to": 2031, "lags": True}, format="json"
+    )
+
+    assert response.status_code == 400 and "lags" in response.json()
+
+
+# Command
+
+
+def test_command_takes_method_and_auto_lags_and_says_what_it_chose(small_dataset):
+    out, _ = command(
+        "--region", "900", "--from", "2030", "--to", "2031", "--method", "levels", "--lags", "auto"
+    )
+
+    series = selectors.regions_estimates(codes=[900])[900]
+    assert f"method=levels, lags=auto (chosen by AIC: {modeling.select_lags(series[1])})" in out
+
+
+def test_command_names_the_original_apps_model(small_dataset):
+    out, _ = command(
+        "--region", "900", "--from", "2030", "--to", "2031", "--method", "levels", "--lags", "1"
+    )
+
+    assert "method=levels, lags=1 (the original app's model)" in out
+
+
+def test_command_refuses_bad_lags_with_a_message(small_dataset):
+    with pytest.raises(CommandError) as raised:
+        command("--region", "900", "--from", "2030", "--to", "2031", "--lags", "often")
+    assert 'or "auto"' in str(raised.value)
+
+
+def test_command_all_forecasts_every_region_with_data(small_dataset):
+    out, err = command("--all", "--from", "2030", "--to", "2032", "--save", "--format", "json")
+
+    run = ForecastRun.objects.get()
+    with_data = list(Region.objects.with_data().values_list("code", flat=True))
+    assert sorted(run.region_codes) == sorted(with_data)
+    assert run.points.count() == 3 * len(with_data)
+    assert len(json.loads(out)["results"]) == len(with_data)
+
+
+def test_command_all_is_not_limited_to_twenty_regions(small_dataset):
+    for code in range(5000, 5000 + modeling.MAX_REGIONS):
+        region = Region.objects.create(
+            code=code, name=f"Isle {code}", first_year=1950, last_year=2020
+        )
+        region.populations.bulk_create(
+            [
+                region.populations.model(
+                    region=region, variant="Estimates", year=year, persons=1000 + year
+                )
+                for year in range(1950, 2021)
+            ]
+        )
+
+    command("--all", "--from", "2030", "--to", "2030", "--save")
+
+    assert len(ForecastRun.objects.get().regions) > modeling.MAX_REGIONS
+
+
+def test_command_all_and_region_together_are_refused(small_dataset):
+    with pytest.raises(CommandError, match="not both"):
+        command("--all", "--region", "900", "--from", "2030", "--to", "2031")
+
+
+def test_a_vanishingly_small_level_keeps_the_models_zero_width_interval(small_dataset):
+    [world] = services.forecast_compute(regions=regions(900), start=2030, end=2030, level=5e-324)
+
+    assert world.interval == "model"
+    assert world.points[0].lower == world.points[0].value == world.points[0].upper

@@ -1,0 +1,114 @@
+"""The UN's own projection beside the AutoReg forecast, when the dataset has projection variants."""
+
+import pytest
+from pytest_django.asserts import assertContains, assertNotContains
+from rest_framework.test import APIClient
+
+from forecasts import selectors, services
+from forecasts.models import Region, YearlyPopulation
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def long_dataset(db, small_long_file):
+    """fixtures/wpp2022_small.csv imported: regions 1508, 1509; Medium/Low/High; estimates to 2021."""
+    return services.dataset_import(source=str(small_long_file))
+
+
+def _un(code, variant, year):
+    return YearlyPopulation.objects.get(region_id=code, variant=variant, year=year).persons
+
+
+def test_forecast_carries_the_un_medium_and_low_high_band(long_dataset):
+    region = Region.objects.get(code=1509)
+
+    [result] = services.forecast_compute(regions=[region], start=2030, end=2032)
+
+    assert result.un.band == "UN Low–High variants"
+    row = result.un_rows[0]
+    assert row["year"] == 2030
+    assert row["medium"] == _un(1509, "Medium", 2030)
+    assert (row["lower"], row["upper"]) == (_un(1509, "Low", 2030), _un(1509, "High", 2030))
+    expected = (result.points[0].value - row["medium"]) / row["medium"] * 100
+    assert row["difference_percent"] == pytest.approx(expected)
+    assert [row["year"] for row in result.un_rows] == [2030, 2031, 2032]
+
+
+def test_years_of_the_estimates_have_no_un_projection(long_dataset):
+    region = Region.objects.get(code=1509)
+
+    [result] = services.forecast_compute(regions=[region], start=2019, end=2023)
+
+    assert [row["year"] for row in result.un_rows] == [2022, 2023]
+
+
+def test_the_un_95_percent_interval_is_preferred_to_low_high(long_dataset):
+    YearlyPopulation.objects.bulk_create(
+        [
+            YearlyPopulation(region_id=1509, variant="Lower 95 PI", year=2030, persons=1),
+            YearlyPopulation(region_id=1509, variant="Upper 95 PI", year=2030, persons=2),
+        ]
+    )
+    long_dataset.variants = [*long_dataset.variants, "Lower 95 PI", "Upper 95 PI"]
+    long_dataset.save()
+
+    projection = selectors.un_projections(
+        dataset=long_dataset, codes=[1509], first_year=2030, last_year=2030
+    )[1509]
+
+    assert projection.band == "UN 95% prediction interval"
+    assert projection.by_year[2030] == (_un(1509, "Medium", 2030), 1, 2)
+
+
+def test_a_dataset_without_projections_shows_none(small_dataset, client):
+    regions = selectors.regions_for_forecast(identifiers=["900"])
+    run = services.forecast_run_create(regions=regions, start=2030, end=2031)
+
+    assert services.forecast_run_results(run)[0].un is None
+    assertNotContains(client.get(run.get_absolute_url()), "UN Medium")
+    data = APIClient().get("/api/forecast/", {"regions": "900", "from": 2030, "to": 2031}).json()
+    assert data["results"][0]["un_projection"] is None
+
+
+def test_run_page_shows_the_un_projection_and_difference(long_dataset, client):
+    regions = selectors.regions_for_forecast(identifiers=["1509"])
+    run = services.forecast_run_create(regions=regions, start=2030, end=2031)
+
+    response = client.get(run.get_absolute_url())
+
+    assertContains(response, "UN Medium")
+    assertContains(response, "UN Low–High variants")
+    row = response.context["results"][0].un_rows[0]
+    assertContains(response, f"{row['difference_percent']:.2f}%")
+
+
+def test_region_page_shows_the_outlook_beside_the_un_projection(long_dataset, client):
+    response = client.get("/regions/1509/")
+
+    rows = response.context["outlook_rows"]
+    assert [row["year"] for row in rows] == list(range(2022, 2032))
+    assert rows[0]["medium"] == _un(1509, "Medium", 2022)
+    assertContains(response, "UN Low–High variants")
+    assertContains(response, "calibrated")
+
+
+def test_region_page_of_a_dataset_without_projections_says_so(small_dataset, client):
+    response = client.get("/regions/900/")
+
+    assertContains(response, "this dataset has no UN projection")
+    assert response.context["outlook_rows"][0]["medium"] is None
+
+
+def test_api_forecast_and_runs_carry_the_un_projection(long_dataset):
+    api = APIClient()
+    forecast = api.get("/api/forecast/", {"regions": "1509", "from": 2030, "to": 2031}).json()
+    created = api.post(
+        "/api/runs/", {"regions": ["1509"], "from": 2030, "to": 2031}, format="json"
+    ).json()
+
+    for data in (forecast, created):
+        projection = data["results"][0]["un_projection"]
+        assert projection["band"] == "UN Low–High variants"
+        assert projection["points"][0]["medium"] == _un(1509, "Medium", 2030)
+        assert projection["points"][0]["difference_percent"] is not None
