@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint migrations-check serve collectstatic clean
+.PHONY: run test lint migrations-check serve collectstatic clean check-deploy check-reliability bench-import bench-http
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,27 @@ test: $(VENV)/.installed-dev
 	SECRET_KEY=$${SECRET_KEY:-insecure-key-for-tests-only} $(BIN)/python manage.py collectstatic --noinput -v0
 	SECRET_KEY=$${SECRET_KEY:-insecure-key-for-tests-only} $(BIN)/python manage.py makemigrations --check --dry-run -v0
 	SECRET_KEY=$${SECRET_KEY:-insecure-key-for-tests-only} $(BIN)/pytest $(PYTEST_ARGS)
+
+## check-deploy: Django's deployment checks with production settings (HTTPS on); fails on any warning
+check-deploy: $(VENV)/.installed
+	DEBUG=0 HTTPS=1 ALLOWED_HOSTS=$${ALLOWED_HOSTS:-forecasts.example.org} \
+	SECRET_KEY=$${SECRET_KEY:-$$($(BIN)/python -c "import secrets; print(secrets.token_urlsafe(50))")} \
+	$(BIN)/python manage.py check --deploy --fail-level WARNING
+
+## check-reliability: killed and concurrent imports, PostgreSQL restart under gunicorn, 64-connection load
+## (PostgreSQL on 127.0.0.1, its own database RELIABILITY_DATABASE_URL; wrk; about 2-3 minutes)
+check-reliability: $(VENV)/.installed
+	$(BIN)/python benchmarks/reliability/check_imports.py
+	$(BIN)/python benchmarks/reliability/check_outage.py
+	$(BIN)/python benchmarks/reliability/check_load.py
+
+## bench-import / bench-http: print import time and memory, and HTTP throughput (figures, no pass/fail)
+bench-import: $(VENV)/.installed
+	DATABASE_URL=$${RELIABILITY_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/popforecasts_reliability} \
+	$(BIN)/python benchmarks/bench_import.py
+
+bench-http: $(VENV)/.installed
+	$(BIN)/python benchmarks/bench_http.py
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

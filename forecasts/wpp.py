@@ -117,6 +117,8 @@ def read(path, *, last_estimate_year=None) -> WppReader:
         raise WppFormatError(f"No such file: {path}")
     if path.stat().st_size == 0:
         raise WppFormatError("The file is empty.")
+    if last_estimate_year is not None and not YEAR_MIN <= last_estimate_year <= YEAR_MAX:
+        raise WppFormatError(f"The last estimate year must be from {YEAR_MIN} to {YEAR_MAX}.")
     header, encoding = _read_header(path)
     file_format = _detect_format(header)
     if file_format == WIDE:

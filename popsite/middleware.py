@@ -1,0 +1,40 @@
+"""Turn a lost database connection into a clean 503 instead of a 500.
+
+While PostgreSQL restarts, or the network to it drops, every query raises OperationalError or
+InterfaceError. That is an outage, not a bug: people get "Service temporarily unavailable" with a
+Retry-After header, API clients get the same as JSON, and the error is logged once per request.
+Connections recover by themselves afterwards (CONN_HEALTH_CHECKS), without restarting gunicorn.
+"""
+
+import logging
+
+from django.db import InterfaceError, OperationalError
+from django.http import JsonResponse
+from django.template.response import TemplateResponse
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 10
+MESSAGE = (
+    "Service temporarily unavailable: the database cannot be reached. Please try again shortly."
+)
+
+
+class DatabaseUnavailableMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        logger.error("Database unavailable on %s %s: %s", request.method, request.path, exception)
+        if request.path.startswith("/api/"):
+            response = JsonResponse({"detail": MESSAGE}, status=503)
+        else:
+            response = TemplateResponse(request, "503.html", {"message": MESSAGE}, status=503)
+            response.render()
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
