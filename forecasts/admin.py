@@ -341,14 +341,15 @@ class ForecastRunAdmin(admin.ModelAdmin):
         "region_names",
         "start_year",
         "end_year",
-        "lags",
+        "method",
+        "lags_asked",
         "level",
+        "interval",
         "dataset",
         "created_at",
         "duration",
     )
     list_display_links = ("id", "region_names")
-    list_filter = (("dataset", admin.RelatedOnlyFieldListFilter), "created_at")
     list_select_related = ("dataset",)
     date_hierarchy = "created_at"
     actions = ["rerun_on_current_data"]
@@ -356,14 +357,21 @@ class ForecastRunAdmin(admin.ModelAdmin):
         "region_names",
         "start_year",
         "end_year",
-        "lags",
+        "method",
+        "lags_asked",
         "level",
+        "interval",
         "dataset",
         "created_at",
         "duration",
         "results",
     )
-    readonly_fields = ("region_names", "created_at", "duration", "results")
+    readonly_fields = ("region_names", "lags_asked", "created_at", "duration", "results")
+    list_filter = (("dataset", admin.RelatedOnlyFieldListFilter), "method", "created_at")
+
+    @admin.display(description="lags")
+    def lags_asked(self, run):
+        return run.lags if run.lags is not None else "auto (AIC)"
 
     def has_add_permission(self, request):
         return False

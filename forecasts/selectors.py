@@ -4,6 +4,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.core.cache import cache
 from django.db.models import Q
 
 from . import modeling, wpp
@@ -24,6 +25,27 @@ class RegionLookupError(ValueError):
 
 def dataset_active() -> Dataset | None:
     return Dataset.objects.filter(is_active=True).first()
+
+
+DATASET_GENERATION_KEY = "active-dataset-generation"
+DATASET_GENERATION_SECONDS = 10
+
+
+def dataset_generation() -> str | None:
+    """A short name of the active data version for cache keys, itself cached for a few seconds.
+
+    It lets a cached answer be found without a database query. An import deletes it, so a shared
+    cache (Redis) sees new data at once and a process-local cache within
+    DATASET_GENERATION_SECONDS. None when no data is loaded.
+    """
+    generation = cache.get(DATASET_GENERATION_KEY)
+    if generation is None:
+        dataset = dataset_active()
+        if dataset is None:
+            return None
+        generation = f"{dataset.pk}-{dataset.checksum[:16]}"
+        cache.set(DATASET_GENERATION_KEY, generation, DATASET_GENERATION_SECONDS)
+    return generation
 
 
 def region_series(*, region: Region, variant: str = wpp.ESTIMATES, first_year=None, last_year=None):

@@ -117,9 +117,11 @@ def dataset_import(
             progress_start(reader.total_bytes)
         with transaction.atomic():
             _take_import_lock()
+            _mark_interrupted_imports(exclude=dataset)
             counts = ingest.replace_data(reader, progress=progress)
             Dataset.objects.filter(is_active=True).update(is_active=False)
             _record_success(dataset, counts, seconds=time.perf_counter() - started)
+        cache.delete(selectors.DATASET_GENERATION_KEY)
     except (
         wpp.WppFormatError,
         ImportBusyError,
@@ -169,6 +171,14 @@ def _take_import_lock():
 
 
 _BUSY_MESSAGE = "Another import is running; nothing was changed. Try again when it has finished."
+
+
+def _mark_interrupted_imports(*, exclude: Dataset):
+    """Imports still 'running' while we hold the import lock were killed before they finished."""
+    Dataset.objects.filter(status=Dataset.Status.RUNNING).exclude(pk=exclude.pk).update(
+        status=Dataset.Status.FAILED,
+        error="Interrupted before it finished (the process stopped); nothing was changed.",
+    )
 
 
 def _record_success(dataset, counts: ingest.LoadCounts, *, seconds):

@@ -247,3 +247,21 @@ def test_forecast_of_every_region_with_data(api, small_dataset):
     response = forecast(api, regions=",".join(map(str, ALL_CODES)), **{"from": 2021, "to": 2025})
     assert response.status_code == 200
     assert [result["region"]["code"] for result in response.json()["results"]] == ALL_CODES
+
+
+def test_repeated_forecast_is_answered_without_a_database_query(
+    api, small_dataset, django_assert_num_queries
+):
+    params = {"regions": "900", "from": 2030, "to": 2031}
+    first = forecast(api, **params)
+    with django_assert_num_queries(0):
+        second = forecast(api, **params)
+    assert second.json() == first.json()
+
+
+def test_new_import_is_not_answered_from_the_old_cache(api, small_dataset, small_long_file):
+    before = forecast(api, regions="900", **{"from": 2030, "to": 2031})
+    assert before.status_code == 200
+    services.dataset_import(source=str(small_long_file))
+    after = forecast(api, regions="900", **{"from": 2030, "to": 2031})
+    assert after.status_code == 400

@@ -210,3 +210,12 @@ def test_error_after_all_values_were_written_rolls_everything_back(
     with pytest.raises(services.DatasetImportError, match="parent code 4242"):
         services.dataset_import(source=str(bad))
     assert snapshot() == before
+
+
+@pytest.mark.django_db
+def test_an_import_killed_earlier_is_marked_interrupted_by_the_next(small_wide_file):
+    killed = Dataset.objects.create(source="killed.csv", status=Dataset.Status.RUNNING)
+    services.dataset_import(source=str(small_wide_file))
+    killed.refresh_from_db()
+    assert killed.status == Dataset.Status.FAILED
+    assert "Interrupted" in killed.error

@@ -366,7 +366,7 @@ def test_regions_page_shows_the_hierarchy_from_world_down(client, small_dataset)
     assert tree[0] == (900, 0)
     assert (1803, 1) in tree
     assert tree.index((1803, 1)) < tree.index((901, 2))
-    assertContains(response, 'style="--depth: 2"')
+    assertContains(response, 'class="depth-2')
     assertContains(response, "Development Group")
     assertContains(response, 'href="/regions/250/"')
 

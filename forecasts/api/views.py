@@ -206,6 +206,14 @@ class ForecastApi(APIView):
         },
     )
     def get(self, request):
+        generation = selectors.dataset_generation()
+        query_digest = hashlib.sha256(
+            repr(sorted(request.query_params.lists())).encode()
+        ).hexdigest()
+        request_key = f"forecast-request:{generation}:{query_digest}"
+        forecast = cache.get(request_key) if generation else None
+        if forecast is not None:
+            return Response(forecast)
         dataset = _active_dataset()
         query = serializers.ForecastInputSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -232,6 +240,9 @@ class ForecastApi(APIView):
                 }
             ).data
             cache.set(key, forecast, FORECAST_CACHE_SECONDS)
+        if generation:
+            # The same query string again is answered before validation, with no database query.
+            cache.set(request_key, forecast, FORECAST_CACHE_SECONDS)
         return Response(forecast)
 
 
