@@ -10,9 +10,7 @@ No database: the file is read with forecasts.wpp.
 """
 
 import argparse
-import statistics
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -20,6 +18,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from timing import timed  # noqa: E402
 
 from forecasts import modeling, wpp  # noqa: E402
 
@@ -86,16 +86,6 @@ def statsmodels_loop(histories, start, end, lags, method):
             frame = fitted.get_prediction(start=first, end=end - differences)
             results.append(frame.summary_frame(alpha=0.05).iloc[start - differences - first :])
     return results
-
-
-def timed(function, runs) -> tuple[float, float]:
-    """Best and median wall time in milliseconds."""
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        function()
-        times.append((time.perf_counter() - started) * 1000)
-    return min(times), statistics.median(times)
 
 
 def main():

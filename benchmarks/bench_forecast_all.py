@@ -13,10 +13,8 @@ The runs it saves are deleted afterwards.
 import argparse
 import io
 import os
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,21 +27,12 @@ django.setup()
 
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
+from timing import timed  # noqa: E402
 
 from forecasts import modeling, selectors, services  # noqa: E402
 from forecasts.models import ForecastRun, Region  # noqa: E402
 
 ARGUMENTS = ["--all", "--from", "2030", "--to", "2035", "--save"]
-
-
-def timed(function, runs) -> tuple[float, float]:
-    """Best and median wall time in milliseconds."""
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        function()
-        times.append((time.perf_counter() - started) * 1000)
-    return min(times), statistics.median(times)
 
 
 def main():

@@ -106,10 +106,16 @@ def check_killed_import(full_file):
     after = data_snapshot()
     check(after == before, "previous data intact after the kill (active dataset, counts, checksum)")
     statuses = datasets_by_status()
-    print(f"  dataset rows by status: {statuses} (the killed import's row stays 'running')")
+    print(
+        f"  dataset rows by status: {statuses} (the killed import's row is 'running' until the next)"
+    )
 
     result = manage("import_wpp", str(full_file), "-v0", check_exit=False)
     check(result.returncode == 0, "the next import succeeds")
+    check(
+        "running" not in datasets_by_status(),
+        "the next import marked the killed import's dataset row as interrupted",
+    )
     full = data_snapshot()
     check(
         full["values"] == full["distinct_values"] == full["active"][0][2]
