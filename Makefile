@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint migrations-check serve collectstatic clean check-deploy check-reliability bench-import bench-http
+.PHONY: run test test-fast lint migrations-check serve collectstatic clean check-deploy check-reliability bench-import bench-http
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ test: $(VENV)/.installed-dev
 	SECRET_KEY=$${SECRET_KEY:-insecure-key-for-tests-only} $(BIN)/python manage.py collectstatic --noinput -v0
 	SECRET_KEY=$${SECRET_KEY:-insecure-key-for-tests-only} $(BIN)/python manage.py makemigrations --check --dry-run -v0
 	SECRET_KEY=$${SECRET_KEY:-insecure-key-for-tests-only} $(BIN)/pytest $(PYTEST_ARGS)
+
+## test-fast: the suite without the slow tests (browser, schemathesis, subprocesses, every region)
+test-fast: $(VENV)/.installed-dev
+	SECRET_KEY=$${SECRET_KEY:-insecure-key-for-tests-only} $(BIN)/python manage.py collectstatic --noinput -v0
+	SECRET_KEY=$${SECRET_KEY:-insecure-key-for-tests-only} $(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
 ## check-deploy: Django's deployment checks with production settings (HTTPS on); fails on any warning
 check-deploy: $(VENV)/.installed

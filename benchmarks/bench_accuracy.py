@@ -12,7 +12,7 @@
 3. Coverage of nominal 95% intervals before and after calibration, for the original and the
    recommended model, on three splits: the table is built only from histories that end before
    the ten years it is judged on (rolling origins from 30 to 10 years before that, as
-   backtesting.calibration_origins gives).
+   modeling.calibration_origins gives).
 No database: the file is read with forecasts.wpp.
 """
 
@@ -29,12 +29,12 @@ sys.path.insert(0, str(ROOT))
 
 from bench_batch_forecast import DEFAULT_FILE, wpp2019_histories  # noqa: E402
 
-from forecasts import backtesting, modeling  # noqa: E402
+from forecasts import modeling, rules  # noqa: E402
 
 VALIDATION_ORIGINS = (1985, 1990, 1995, 2000)
 TEST_ORIGIN = 2010
 HOLDOUT = 10
-LAG_CHOICES = (1, 2, 3, 4, 5, modeling.LAGS_AUTO)
+LAG_CHOICES = (1, 2, 3, 4, 5, rules.LAGS_AUTO)
 COVERAGE_SPLITS = (1990, 2000, 2010)
 
 
@@ -48,7 +48,7 @@ def cut(histories, last_year):
 
 def median_mape(histories, origin, *, method, lags):
     """Median MAPE of forecasts of origin+1 .. origin+HOLDOUT fitted on years up to ``origin``."""
-    summary = backtesting.backtest_many(
+    summary = modeling.backtest_many(
         cut(histories, origin + HOLDOUT), holdout=HOLDOUT, lags=lags, method=method
     )
     return summary.median_mape
@@ -67,8 +67,8 @@ def growth_extension_mape(histories, origin):
 
 
 def print_baseline(histories):
-    original = backtesting.backtest_many(histories, holdout=HOLDOUT, lags=1, method="levels")
-    print("Baseline: fit 1950–2010, forecast 2011–2020 (issue 6 quotes 1.8%, 0.8%, 43%)")
+    original = modeling.backtest_many(histories, holdout=HOLDOUT, lags=1, method="levels")
+    print("Baseline: fit 1950–2010, forecast 2011–2020")
     print(f"  levels, lags=1 (original app)   median MAPE {original.median_mape:.3f}%")
     print(
         f"  last year's growth rate          median MAPE {growth_extension_mape(histories, 2010):.3f}%"
@@ -83,7 +83,7 @@ def print_methods(histories):
     header = "".join(f"{origin:>8}" for origin in columns)
     print(f"  {'method':<8}{'lags':>5}{header}{'valid.':>9}{'test':>8}")
     rows = []
-    for method in modeling.METHODS:
+    for method in rules.METHODS:
         for lags in LAG_CHOICES:
             figures = [
                 median_mape(histories, origin, method=method, lags=lags) for origin in columns
@@ -100,9 +100,9 @@ def print_methods(histories):
         f"Best on validation: method={method} lags={lags} (mean validation {validation:.3f}%, "
         f"test 2011–2020 {test:.3f}%; target <= 0.6%)"
     )
-    chosen = (modeling.RECOMMENDED_METHOD, modeling.RECOMMENDED_LAGS)
+    chosen = (rules.DEFAULT_METHOD, rules.DEFAULT_LAGS)
     agreement = "matches" if chosen == (method, lags) else "DOES NOT match"
-    print(f"modeling.RECOMMENDED_METHOD/LAGS = {chosen} {agreement} the best on validation")
+    print(f"rules.DEFAULT_METHOD/LAGS = {chosen} {agreement} the best on validation")
 
 
 def print_coverage(histories):
@@ -112,21 +112,21 @@ def print_coverage(histories):
     print(
         f"  {'method':<8}{'lags':>5}{'judged on':>12}{'before':>9}{'after':>9}{'median half-width':>19}"
     )
-    models = [("levels", 1), (modeling.RECOMMENDED_METHOD, modeling.RECOMMENDED_LAGS)]
+    models = [("levels", 1), (rules.DEFAULT_METHOD, rules.DEFAULT_LAGS)]
     for method, lags in models:
         for split in COVERAGE_SPLITS:
             started = time.perf_counter()
-            table = backtesting.calibrate(
+            table = modeling.calibrate(
                 cut(histories, split),
-                origins=backtesting.calibration_origins(split, HOLDOUT),
+                origins=modeling.calibration_origins(split, HOLDOUT),
                 horizon=HOLDOUT,
                 lags=lags,
                 method=method,
             )
             seconds = time.perf_counter() - started
             judged = cut(histories, split + HOLDOUT)
-            before = backtesting.backtest_many(judged, holdout=HOLDOUT, lags=lags, method=method)
-            after = backtesting.backtest_many(
+            before = modeling.backtest_many(judged, holdout=HOLDOUT, lags=lags, method=method)
+            after = modeling.backtest_many(
                 judged, holdout=HOLDOUT, lags=lags, method=method, calibration=table
             )
             print(
@@ -142,7 +142,7 @@ def median_half_width(summary):
     widths = [
         (point.upper - point.lower) / 2 / point.value
         for result in summary.results.values()
-        if isinstance(result, backtesting.BacktestResult)
+        if isinstance(result, modeling.BacktestResult)
         for point in result.points
     ]
     return statistics.median(widths)

@@ -5,7 +5,7 @@
 Fits all regions with data (Estimates 1950–2020) and predicts 2030–2035, as
 `manage.py forecast --all --from 2030 --to 2035` does. Prints the best and median of several runs
 for: the numpy core alone, forecast_many (core plus the Forecast/Point objects callers get), and a
-loop of one statsmodels AutoReg per region. Target (issue 6): under 20 ms for the batch.
+loop of one statsmodels AutoReg per region. Target: under 20 ms for the batch.
 No database: the file is read with forecasts.wpp.
 """
 
@@ -21,14 +21,14 @@ sys.path.insert(0, str(ROOT))
 
 from timing import timed  # noqa: E402
 
-from forecasts import modeling, wpp  # noqa: E402
+from forecasts import modeling, rules, wpp  # noqa: E402
 
 ROWS = [
     ("levels", 1),
     ("levels", 2),
     ("levels", 5),
-    ("levels", modeling.LAGS_AUTO),
-    (modeling.RECOMMENDED_METHOD, modeling.RECOMMENDED_LAGS),
+    ("levels", rules.LAGS_AUTO),
+    (rules.DEFAULT_METHOD, rules.DEFAULT_LAGS),
 ]
 # What each method fits AutoReg to: (logarithm first?, how many differences).
 TRANSFORMS = {
@@ -78,7 +78,7 @@ def statsmodels_loop(histories, start, end, lags, method):
         for _, values in histories:
             target = np.diff(np.log(values) if logarithm else values, n=differences)
             order = lags
-            if lags == modeling.LAGS_AUTO:
+            if lags == rules.LAGS_AUTO:
                 chosen = ar_select_order(target, maxlag=10, ic="aic", trend="c").ar_lags
                 order = max(chosen) if chosen else 1
             fitted = AutoReg(target, lags=order, trend="c").fit()
@@ -114,7 +114,7 @@ def main():
             3,
         )
         core = "—"
-        if method == "levels" and lags != modeling.LAGS_AUTO:
+        if method == "levels" and lags != rules.LAGS_AUTO:
             best, median = timed(lambda lags=lags: core_only(histories, lags), arguments.runs)
             core = f"{best:7.2f} / {median:6.2f} ms"
         print(
@@ -127,10 +127,10 @@ def main():
 def core_only(histories, lags):
     """The stacked levels fit and 2021–2035 prediction, without validation or result objects."""
     stacked = np.stack([values for _, values in histories])
-    params, sigma2 = modeling._fit_autoreg(stacked, lags)
+    params, sigma2 = modeling.autoreg.fit_autoreg(stacked, lags)
     steps = 2035 - 2020
-    mean = modeling._recursion(stacked, params, steps)
-    variance = sigma2[:, None] * modeling._cumulative_squared_weights(params, steps, 0)
+    mean = modeling.autoreg.recursion(stacked, params, steps)
+    variance = sigma2[:, None] * modeling.autoreg.cumulative_squared_weights(params, steps, 0)
     return mean, variance
 
 

@@ -6,7 +6,7 @@ Needs a dataset imported there (manage.py import_wpp <WPP2019 file>). Prints, be
 the runs: the compute alone (modeling.forecast_many over every region's Estimates, already read),
 the service without storing (reading Estimates, fit, calibrated intervals), the command in this
 process with --save, and the command as a new process (Python and Django start-up included).
-Targets (issue 6): under 20 ms compute, under 2 s for the whole command with storing.
+Targets: under 20 ms compute, under 2 s for the whole command with storing.
 The runs it saves are deleted afterwards.
 """
 
@@ -29,7 +29,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from timing import timed  # noqa: E402
 
-from forecasts import modeling, selectors, services  # noqa: E402
+from forecasts import modeling, rules, selectors, services  # noqa: E402
 from forecasts.models import ForecastRun, Region  # noqa: E402
 
 ARGUMENTS = ["--all", "--from", "2030", "--to", "2035", "--save"]
@@ -47,8 +47,8 @@ def main():
     histories = [series[region.code] for region in regions]
     print(
         f"{dataset.edition}: {len(regions)} regions with data on {connection.vendor}; "
-        f"forecast 2030–2035, method={modeling.RECOMMENDED_METHOD} "
-        f"lags={modeling.RECOMMENDED_LAGS}"
+        f"forecast 2030–2035, method={rules.DEFAULT_METHOD} "
+        f"lags={rules.DEFAULT_LAGS}"
     )
     before = set(ForecastRun.objects.values_list("pk", flat=True))
     rows = [
@@ -59,8 +59,8 @@ def main():
                     histories,
                     start=2030,
                     end=2035,
-                    method=modeling.RECOMMENDED_METHOD,
-                    lags=modeling.RECOMMENDED_LAGS,
+                    method=rules.DEFAULT_METHOD,
+                    lags=rules.DEFAULT_LAGS,
                 ),
                 arguments.runs * 10,
             ),

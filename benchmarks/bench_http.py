@@ -7,7 +7,7 @@ postgres://postgres@127.0.0.1:5432/popforecasts_reliability) with the Redis cach
 redis://127.0.0.1:6379/14). The full-scale file (generate_wpp_full.py) is imported when the database
 holds no full-scale data. wrk loads each endpoint from 127.0.0.1 in turn; POST /api/runs/ runs with
 the runs throttle raised (API_RUNS_RATE) so that it measures the work, not the limit.
-Targets (issue 7) for GET /api/forecast/: at least 1,000 requests/s, p99 at most 50 ms, no errors.
+Targets for GET /api/forecast/: at least 1,000 requests/s, p99 at most 50 ms, no errors.
 Worker memory is the resident set size of each worker after the load.
 """
 

@@ -4,7 +4,7 @@
 
 Generates the file with generate_wpp_full.py first when it is missing. The import runs in a child
 process (`manage.py import_wpp`), whose peak resident memory is read from the kernel's accounting.
-Targets (issue 7): at most 15 s and 400 MB.
+Targets: at most 15 s and 400 MB.
 """
 
 import argparse

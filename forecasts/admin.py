@@ -22,7 +22,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
-from . import exports, modeling, selectors, services
+from . import presenters, rules, selectors, services
 from .admin_forms import DatasetRefreshForm, UploadSizeLimitHandler
 from .models import Dataset, ForecastRun, Region, YearlyPopulation
 
@@ -394,7 +394,7 @@ class ForecastRunAdmin(admin.ModelAdmin):
 
     @admin.display(description="results (persons, rounded to the nearest thousand)")
     def results(self, run):
-        header, rows = exports.results_table(services.forecast_run_results(run))
+        header, rows = presenters.results_table(services.forecast_run_results(run))
         return format_html(
             '<table class="forecast-results"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>',
             format_html_join("", "<th>{}</th>", ((cell,) for cell in header)),
@@ -425,8 +425,8 @@ class ForecastRunAdmin(admin.ModelAdmin):
         created = []
         for run in queryset.order_by("pk"):
             try:
-                created.append((run, services.forecast_run_rerun(run=run)))
-            except (selectors.RegionLookupError, modeling.ForecastError) as error:
+                created.append((run, services.forecast_run_rerun(run=run).run))
+            except (selectors.RegionLookupError, rules.ForecastError) as error:
                 self.message_user(request, f"Run #{run.pk} was not re-run: {error}", messages.ERROR)
         if created:
             links = format_html_join(

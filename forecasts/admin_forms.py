@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import InMemoryUploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
 from django.core.validators import URLValidator
 
-from . import wpp
+from . import rules
 
 UPLOAD_SUFFIXES = (".csv", ".csv.gz")
 MEGABYTE = 1024 * 1024
@@ -47,8 +47,8 @@ class DatasetRefreshForm(forms.Form):
     )
     last_estimate_year = forms.IntegerField(
         required=False,
-        min_value=wpp.YEAR_MIN,
-        max_value=wpp.YEAR_MAX,
+        min_value=rules.YEAR_MIN,
+        max_value=rules.YEAR_MAX,
         help_text="Long files only: the last year of estimates in the Medium variant "
         "(default: detected from the file).",
     )

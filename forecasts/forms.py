@@ -1,16 +1,17 @@
-"""The site's forms. They parse and validate; the rules themselves live in selectors and modeling."""
+"""The site's forms. They parse and validate; the rules themselves live in forecasts.rules."""
 
 from django import forms
 
-from . import modeling, selectors
-from .models import Dataset, Region
+from . import rules, selectors
+from .active_data import ActiveData, active_data
+from .models import Region
 
 
 class RegionsField(forms.MultipleChoiceField):
     """A multi-select of region codes.
 
     The choices are what the page offers; which identifiers are acceptable (known, with data, at most
-    modeling.MAX_REGIONS) is decided by selectors.regions_for_forecast in the form's clean_regions,
+    rules.MAX_REGIONS) is decided by selectors.regions_for_forecast in the form's clean_regions,
     so its messages name the unknown regions instead of Django's generic "not one of the choices".
     """
 
@@ -21,33 +22,22 @@ class RegionsField(forms.MultipleChoiceField):
             )
 
 
-METHOD_CHOICES = [
-    (
-        name,
-        f"{description} (recommended)" if name == modeling.RECOMMENDED_METHOD else description,
-    )
-    for name, description in modeling.METHODS.items()
-]
+METHOD_CHOICES = [(name, rules.method_label(name)) for name in rules.METHODS]
 
 
 class LagsField(forms.CharField):
-    """A number of lags or "auto"; the range is checked by modeling.check_lags_choice."""
+    """A number of lags or "auto", parsed and checked by rules.parse_lags."""
 
-    default_error_messages = {
-        "required": "Enter the number of lags, or auto.",
-        "invalid": f"Enter the lags as a whole number from {modeling.LAGS_MIN} to "
-        f"{modeling.LAGS_MAX}, or auto; for example 1.",
-    }
+    default_error_messages = {"required": "Enter the number of lags, or auto."}
 
     def to_python(self, value):
-        text = super().to_python(value).strip().lower()
+        text = super().to_python(value)
         if text in self.empty_values:
             return text
-        if text == modeling.LAGS_AUTO:
-            return modeling.LAGS_AUTO
-        if not (text.isascii() and text.lstrip("-").isdecimal()) or len(text) > 6:
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-        return int(text)
+        try:
+            return rules.parse_lags(text)
+        except rules.ForecastError as error:
+            raise forms.ValidationError(str(error), code="invalid") from None
 
 
 class ForecastForm(forms.Form):
@@ -63,7 +53,7 @@ class ForecastForm(forms.Form):
     regions = RegionsField(
         label="Regions",
         required=False,
-        help_text=f"One or more regions, countries or groups (at most {modeling.MAX_REGIONS}). "
+        help_text=f"One or more regions, countries or groups (at most {rules.MAX_REGIONS}). "
         "Type to filter.",
         widget=forms.SelectMultiple(attrs={"class": "form-select", "size": 10}),
     )
@@ -74,7 +64,7 @@ class ForecastForm(forms.Form):
             "invalid": "Enter the first year as a whole number, for example 2030.",
         },
         widget=forms.NumberInput(
-            attrs={"class": "form-control", "min": modeling.YEAR_MIN, "max": modeling.YEAR_MAX}
+            attrs={"class": "form-control", "min": rules.YEAR_MIN, "max": rules.YEAR_MAX}
         ),
     )
     end = forms.IntegerField(
@@ -84,14 +74,14 @@ class ForecastForm(forms.Form):
             "invalid": "Enter the last year as a whole number, for example 2035.",
         },
         widget=forms.NumberInput(
-            attrs={"class": "form-control", "min": modeling.YEAR_MIN, "max": modeling.YEAR_MAX}
+            attrs={"class": "form-control", "min": rules.YEAR_MIN, "max": rules.YEAR_MAX}
         ),
     )
     method = forms.ChoiceField(
         label="Model",
         choices=METHOD_CHOICES,
         required=False,
-        initial=modeling.RECOMMENDED_METHOD,
+        initial=rules.DEFAULT_METHOD,
         help_text="The series AutoReg is fitted to. The recommended one had the lowest backtest "
         "error on WPP2019; “levels” with 1 lag is the original app's model.",
         error_messages={
@@ -101,8 +91,8 @@ class ForecastForm(forms.Form):
     )
     lags = LagsField(
         label="Lags",
-        initial=modeling.RECOMMENDED_LAGS,
-        help_text=f"Past years the model uses ({modeling.LAGS_MIN}–{modeling.LAGS_MAX}), or "
+        initial=rules.DEFAULT_LAGS,
+        help_text=f"Past years the model uses ({rules.LAGS_MIN}–{rules.LAGS_MAX}), or "
         "“auto” to choose them by AIC for each region.",
         widget=forms.TextInput(
             attrs={
@@ -115,24 +105,31 @@ class ForecastForm(forms.Form):
     )
     level = forms.FloatField(
         label="Interval level",
-        initial=modeling.DEFAULT_LEVEL,
+        initial=rules.DEFAULT_LEVEL,
         help_text="Probability the prediction interval covers, for example 0.95.",
         error_messages={
             "required": "Enter the interval level.",
             "invalid": "Enter the interval level as a number between 0 and 1, for example 0.95.",
         },
         widget=forms.NumberInput(
-            attrs={"class": "form-control", "min": 0.01, "max": 0.99, "step": 0.01}
+            attrs={
+                "class": "form-control",
+                "min": rules.LEVEL_MIN_EXCLUSIVE,
+                "max": rules.LEVEL_MAX,
+                "step": "any",
+            }
         ),
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, data_source: ActiveData | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.data_source = data_source if data_source is not None else active_data()
         self.fields["regions"].choices = [
-            (str(region.code), _region_label(region)) for region in Region.objects.with_data()
+            (str(region.code), _region_label(region))
+            for region in (self.data_source.regions_with_data() if self.data_source else [])
         ]
         self.fields["regions"].widget.attrs.update(
-            {"data-tom-select": "", "data-max-items": modeling.MAX_REGIONS}
+            {"data-tom-select": "", "data-max-items": rules.MAX_REGIONS}
         )
         for name in self.fields:
             field_id = self[name].auto_id
@@ -151,33 +148,32 @@ class ForecastForm(forms.Form):
                 widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
 
     def clean_regions(self):
+        if self.data_source is None:
+            raise forms.ValidationError("No data is loaded yet: import a WPP file first.")
         try:
-            return selectors.regions_for_forecast(identifiers=self.cleaned_data["regions"])
+            return selectors.regions_for_forecast(
+                data=self.data_source, identifiers=self.cleaned_data["regions"]
+            )
         except selectors.RegionLookupError as error:
             raise forms.ValidationError(str(error), code="regions") from None
 
     def clean_start(self):
         start = self.cleaned_data["start"]
-        _check(modeling.check_span, start, modeling.YEAR_MAX)
+        _check(rules.check_span, start, rules.YEAR_MAX)
         return start
 
     def clean_end(self):
         end = self.cleaned_data["end"]
-        _check(modeling.check_span, modeling.YEAR_MIN, end)
+        _check(rules.check_span, rules.YEAR_MIN, end)
         return end
 
     def clean_method(self):
         """The recommended method when none is given (a form posted before models were offered)."""
-        return self.cleaned_data["method"] or modeling.RECOMMENDED_METHOD
-
-    def clean_lags(self):
-        lags = self.cleaned_data["lags"]
-        _check(modeling.check_lags_choice, lags)
-        return lags
+        return self.cleaned_data["method"] or rules.DEFAULT_METHOD
 
     def clean_level(self):
         level = self.cleaned_data["level"]
-        _check(modeling.check_level, level)
+        _check(rules.check_level, level)
         return level
 
     def clean(self):
@@ -185,8 +181,8 @@ class ForecastForm(forms.Form):
         start, end = cleaned_data.get("start"), cleaned_data.get("end")
         if start is not None and end is not None:
             try:
-                modeling.check_span(start, end)
-            except modeling.ForecastError as error:
+                rules.check_span(start, end)
+            except rules.ForecastError as error:
                 self.add_error("end", forms.ValidationError(str(error), code="span"))
         return cleaned_data
 
@@ -194,7 +190,7 @@ class ForecastForm(forms.Form):
 def _check(rule, *args):
     try:
         rule(*args)
-    except modeling.ForecastError as error:
+    except rules.ForecastError as error:
         raise forms.ValidationError(str(error), code="limits") from None
 
 
@@ -202,26 +198,27 @@ def _region_label(region: Region) -> str:
     return f"{region.name} ({region.iso3})" if region.iso3 else region.name
 
 
-def forecast_form_defaults(dataset: Dataset | None) -> dict:
+def forecast_form_defaults(dataset) -> dict:
     """Values the form starts with (by field name): the ten years after the estimates, the
     recommended model and lags, 95%."""
     last_estimate = (dataset and (dataset.last_estimate_year or dataset.last_year)) or 2020
-    start = min(last_estimate + 1, modeling.YEAR_MAX)
+    start = min(last_estimate + 1, rules.YEAR_MAX)
     return {
         "start": start,
-        "end": min(start + 9, modeling.YEAR_MAX),
-        "method": modeling.RECOMMENDED_METHOD,
-        "lags": modeling.RECOMMENDED_LAGS,
-        "level": modeling.DEFAULT_LEVEL,
+        "end": min(start + 9, rules.YEAR_MAX),
+        "method": rules.DEFAULT_METHOD,
+        "lags": rules.DEFAULT_LAGS,
+        "level": rules.DEFAULT_LEVEL,
     }
 
 
-def forecast_form_from_query(query, dataset: Dataset | None) -> ForecastForm:
+def forecast_form_from_query(query, data_source: ActiveData | None) -> ForecastForm:
     """A bound form of the query string's fields, the defaults filling in those it leaves out."""
     data = query.copy()
+    dataset = data_source.dataset if data_source else None
     for name, value in forecast_form_defaults(dataset).items():
         data.setdefault(ForecastForm.HTML_NAMES.get(name, name), str(value))
-    return ForecastForm(data)
+    return ForecastForm(data, data_source=data_source)
 
 
 class RunFilterForm(forms.Form):

@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
-from . import backtesting, modeling, wpp
+from . import rules, wpp
 
 
 class Dataset(models.Model):
@@ -54,21 +54,6 @@ class Dataset(models.Model):
         return f"{self.edition or 'Import'} #{self.pk} ({self.get_status_display().lower()})"
 
 
-REGION_CODE_DIGITS_MAX = 9
-
-
-def region_code_or_none(text: str) -> int | None:
-    """The region code ``text`` spells (ASCII digits, at most 9 of them), else None.
-
-    str.isdigit() also accepts characters such as "²" that int() refuses, and longer numbers
-    overflow the database's integer column; both are simply not codes.
-    """
-    text = text.strip()
-    if text.isascii() and text.isdecimal() and len(text) <= REGION_CODE_DIGITS_MAX:
-        return int(text)
-    return None
-
-
 class RegionQuerySet(models.QuerySet):
     def with_data(self):
         return self.filter(first_year__isnull=False)
@@ -79,7 +64,7 @@ class RegionQuerySet(models.QuerySet):
         if not text:
             return self
         match = Q(name__icontains=text) | Q(iso3__iexact=text)
-        code = region_code_or_none(text)
+        code = rules.region_code_or_none(text)
         if code is not None:
             match |= Q(code=code)
         return self.filter(match)
@@ -93,7 +78,7 @@ class Region(models.Model):
     """
 
     code = models.PositiveIntegerField(unique=True)
-    name = models.CharField(max_length=wpp.MAX_NAME_LENGTH, db_index=True)
+    name = models.CharField(max_length=rules.NAME_MAX_LENGTH, db_index=True)
     kind = models.CharField(max_length=60, blank=True, db_index=True)
     parent = models.ForeignKey(
         "self",
@@ -113,6 +98,11 @@ class Region(models.Model):
 
     class Meta:
         ordering = ["sort_order", "code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(code__lte=rules.REGION_CODE_MAX), name="region_code_in_range"
+            ),
+        ]
 
     def __str__(self):
         return self.name
@@ -158,7 +148,7 @@ class YearlyPopulation(models.Model):
         on_delete=models.CASCADE,
         related_name="populations",
     )
-    variant = models.CharField(max_length=wpp.MAX_VARIANT_LENGTH)
+    variant = models.CharField(max_length=rules.VARIANT_MAX_LENGTH)
     year = models.PositiveSmallIntegerField()
     persons = models.BigIntegerField()
 
@@ -172,7 +162,7 @@ class YearlyPopulation(models.Model):
             ),
             models.CheckConstraint(condition=Q(persons__gte=0), name="persons_not_negative"),
             models.CheckConstraint(
-                condition=Q(year__gte=wpp.YEAR_MIN, year__lte=wpp.YEAR_MAX),
+                condition=Q(year__gte=rules.YEAR_MIN, year__lte=rules.YEAR_MAX),
                 name="population_year_in_range",
             ),
         ]
@@ -181,7 +171,8 @@ class YearlyPopulation(models.Model):
         return f"{self.region_id} {self.variant} {self.year}: {self.persons}"
 
 
-METHOD_CHOICES = [(name, name) for name in modeling.METHODS]
+METHOD_CHOICES = [(name, name) for name in rules.METHODS]
+INTERVAL_KINDS = ["model", "calibrated"]
 
 
 class ForecastRun(models.Model):
@@ -202,16 +193,14 @@ class ForecastRun(models.Model):
     regions = models.JSONField()
     start_year = models.PositiveSmallIntegerField()
     end_year = models.PositiveSmallIntegerField()
-    method = models.CharField(
-        max_length=10, choices=METHOD_CHOICES, default=modeling.ORIGINAL_METHOD
-    )
+    method = models.CharField(max_length=10, choices=METHOD_CHOICES, default=rules.ORIGINAL_METHOD)
     lags = models.PositiveSmallIntegerField(
         null=True,
         blank=True,
-        default=modeling.DEFAULT_LAGS,
+        default=rules.ORIGINAL_LAGS,
         help_text='Lags asked for; empty means "auto" (chosen per region by AIC).',
     )
-    level = models.FloatField(default=modeling.DEFAULT_LEVEL)
+    level = models.FloatField(default=rules.DEFAULT_LEVEL)
     interval = models.CharField(max_length=10, choices=Interval.choices, default=Interval.MODEL)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     duration_ms = models.FloatField()
@@ -223,22 +212,23 @@ class ForecastRun(models.Model):
                 condition=Q(start_year__lte=models.F("end_year")), name="run_start_not_after_end"
             ),
             models.CheckConstraint(
-                condition=Q(start_year__gte=modeling.YEAR_MIN, end_year__lte=modeling.YEAR_MAX),
+                condition=Q(start_year__gte=rules.YEAR_MIN, end_year__lte=rules.YEAR_MAX),
                 name="run_years_in_range",
             ),
             models.CheckConstraint(
                 condition=Q(lags__isnull=True)
-                | Q(lags__gte=modeling.LAGS_MIN, lags__lte=modeling.LAGS_MAX),
+                | Q(lags__gte=rules.LAGS_MIN, lags__lte=rules.LAGS_MAX),
                 name="run_lags_in_range",
             ),
             models.CheckConstraint(
-                condition=Q(level__gt=0, level__lt=1), name="run_level_between_0_and_1"
+                condition=Q(level__gt=rules.LEVEL_MIN_EXCLUSIVE, level__lte=rules.LEVEL_MAX),
+                name="run_level_in_range",
             ),
             models.CheckConstraint(
-                condition=Q(method__in=list(modeling.METHODS)), name="run_method_known"
+                condition=Q(method__in=list(rules.METHODS)), name="run_method_known"
             ),
             models.CheckConstraint(
-                condition=Q(interval__in=["model", "calibrated"]), name="run_interval_known"
+                condition=Q(interval__in=INTERVAL_KINDS), name="run_interval_known"
             ),
         ]
 
@@ -255,8 +245,8 @@ class ForecastRun(models.Model):
 
     @property
     def lags_choice(self) -> int | str:
-        """The lags as the services take them: a number, or modeling.LAGS_AUTO."""
-        return modeling.LAGS_AUTO if self.lags is None else self.lags
+        """The lags as the services take them: a number, or rules.LAGS_AUTO."""
+        return rules.LAGS_AUTO if self.lags is None else self.lags
 
 
 class ForecastPointQuerySet(models.QuerySet):
@@ -293,7 +283,7 @@ class BacktestRun(models.Model):
     """A backtest of many regions: the last ``holdout`` years of each history held out and forecast.
 
     ``lags`` is what was asked (None for "auto"); the summary fields are the totals of
-    backtesting.BacktestSummary: median MAPE (percent), coverage of the intervals (share 0 to 1)
+    modeling.BacktestSummary: median MAPE (percent), coverage of the intervals (share 0 to 1)
     and the median error at each horizon (percent). ``interval`` says which intervals were scored:
     calibrated ones come from a table built only from years before the held-out ones.
     """
@@ -302,7 +292,7 @@ class BacktestRun(models.Model):
     method = models.CharField(max_length=10, choices=METHOD_CHOICES)
     lags = models.PositiveSmallIntegerField(null=True, blank=True)
     holdout = models.PositiveSmallIntegerField()
-    level = models.FloatField(default=modeling.DEFAULT_LEVEL)
+    level = models.FloatField(default=rules.DEFAULT_LEVEL)
     interval = models.CharField(
         max_length=10, choices=ForecastRun.Interval.choices, default=ForecastRun.Interval.MODEL
     )
@@ -322,16 +312,14 @@ class BacktestRun(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(lags__isnull=True)
-                | Q(lags__gte=modeling.LAGS_MIN, lags__lte=modeling.LAGS_MAX),
+                | Q(lags__gte=rules.LAGS_MIN, lags__lte=rules.LAGS_MAX),
                 name="backtest_lags_in_range",
             ),
             models.CheckConstraint(
-                condition=Q(method__in=list(modeling.METHODS)), name="backtest_method_known"
+                condition=Q(method__in=list(rules.METHODS)), name="backtest_method_known"
             ),
             models.CheckConstraint(
-                condition=Q(
-                    holdout__gte=backtesting.HOLDOUT_MIN, holdout__lte=backtesting.HOLDOUT_MAX
-                ),
+                condition=Q(holdout__gte=rules.HOLDOUT_MIN, holdout__lte=rules.HOLDOUT_MAX),
                 name="backtest_holdout_in_range",
             ),
             models.CheckConstraint(
@@ -345,7 +333,7 @@ class BacktestRun(models.Model):
 
     @property
     def lags_choice(self) -> int | str:
-        return modeling.LAGS_AUTO if self.lags is None else self.lags
+        return rules.LAGS_AUTO if self.lags is None else self.lags
 
 
 class BacktestResult(models.Model):
@@ -353,7 +341,7 @@ class BacktestResult(models.Model):
 
     run = models.ForeignKey(BacktestRun, on_delete=models.CASCADE, related_name="results")
     region_code = models.PositiveIntegerField(db_index=True)
-    region_name = models.CharField(max_length=wpp.MAX_NAME_LENGTH)
+    region_name = models.CharField(max_length=rules.NAME_MAX_LENGTH)
     lags = models.PositiveSmallIntegerField(
         help_text="The lags fitted (the AIC's choice for auto)."
     )

@@ -7,7 +7,8 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
-from . import exports, forms, modeling, selectors, services
+from . import forms, presenters, rules, selectors, services
+from .active_data import active_data
 from .models import ForecastRun, Region
 
 RUNS_PER_PAGE = 25
@@ -22,13 +23,15 @@ def home(request):
     problems, but runs nothing: a shared link or a region's "Forecast" button opens a prepared
     form, and the person presses "Forecast" (a GET never writes).
     """
-    dataset = selectors.dataset_active()
+    data = active_data()
+    dataset = data.dataset if data else None
     status = 200
     if request.method == "POST":
-        form = forms.ForecastForm(request.POST)
+        form = forms.ForecastForm(request.POST, data_source=data)
         if form.is_valid():
             try:
-                run = services.forecast_run_create(
+                stored = services.forecast_run_create(
+                    data=data,
                     regions=form.cleaned_data["regions"],
                     start=form.cleaned_data["start"],
                     end=form.cleaned_data["end"],
@@ -36,16 +39,16 @@ def home(request):
                     lags=form.cleaned_data["lags"],
                     level=form.cleaned_data["level"],
                 )
-            except modeling.ForecastError as error:
+            except rules.ForecastError as error:
                 form.add_error(None, str(error))
             else:
-                return redirect(run)
+                return redirect(stored.run)
         status = 400
     elif any(name in request.GET for name in ("regions", "from", "to", "method", "lags", "level")):
-        form = forms.forecast_form_from_query(request.GET, dataset)
+        form = forms.forecast_form_from_query(request.GET, data)
         form.is_valid()
     else:
-        form = forms.ForecastForm(initial=forms.forecast_form_defaults(dataset))
+        form = forms.ForecastForm(initial=forms.forecast_form_defaults(dataset), data_source=data)
     context = {
         "dataset": dataset,
         "form": form,
@@ -59,24 +62,28 @@ def home(request):
 
 def run_detail(request, pk):
     run = get_object_or_404(ForecastRun.objects.select_related("dataset"), pk=pk)
-    results = services.forecast_run_results(run)
-    header, rows = exports.results_table(results)
-    history = selectors.regions_estimates(codes=run.region_codes)
+    data = active_data()
+    results = services.forecast_run_results(run, data=data)
+    header, rows = presenters.results_table(results)
     context = {
         "run": run,
         "header": header,
         "rows": rows,
         "has_unpredictable_years": any(cell == "" for row in rows for cell in row[1:]),
-        "interval_rows": _interval_rows(results),
-        "level_percent": _percent(run.level),
+        "interval_rows": presenters.interval_rows(results),
+        "level_percent": presenters.percent(run.level),
         "results": results,
-        "lags_used": exports.lags_used(run.lags_choice, results),
-        "method_description": modeling.METHODS[run.method],
-        "is_original_model": run.method == modeling.ORIGINAL_METHOD and run.lags == 1,
+        "un_results": [result for result in results if result.un],
+        "lags_used": presenters.lags_used(run.lags_choice, results),
+        "method_description": rules.method_label(run.method),
+        "is_original_model": rules.is_original_model(run.method, run.lags_choice),
         "has_un": any(result.un for result in results),
         "chart": {
-            "unit": "persons",
-            "series": [_chart_series(result, history.get(result.code)) for result in results],
+            "unit": presenters.UNIT,
+            "series": [
+                presenters.chart_series(result, data.history(result.code) if data else None)
+                for result in results
+            ],
         },
         "permalink": request.build_absolute_uri(run.get_absolute_url()),
         "again_url": reverse("forecasts:home") + "?" + _form_query(run),
@@ -87,7 +94,7 @@ def run_detail(request, pk):
 def run_csv(request, pk):
     run = get_object_or_404(ForecastRun, pk=pk)
     response = HttpResponse(
-        exports.results_csv(services.forecast_run_results(run)),
+        presenters.results_csv(services.forecast_run_results(run)),
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="forecast-run-{run.pk}.csv"'
@@ -95,13 +102,10 @@ def run_csv(request, pk):
 
 
 def run_json(request, pk):
-    run = get_object_or_404(ForecastRun, pk=pk)
-    document = exports.results_json(
-        services.forecast_run_results(run),
-        start=run.start_year,
-        end=run.end_year,
-        lags=run.lags_choice,
-    )
+    """The same document as GET /api/runs/<id>/, as a download."""
+    run = get_object_or_404(ForecastRun.objects.select_related("dataset"), pk=pk)
+    url = request.build_absolute_uri(reverse("api:run_detail", args=[run.pk]))
+    document = presenters.run_document(run, services.forecast_run_results(run), url=url)
     response = JsonResponse(document, json_dumps_params={"indent": 2})
     response["Content-Disposition"] = f'attachment; filename="forecast-run-{run.pk}.json"'
     return response
@@ -146,103 +150,51 @@ def region_list(request):
 
 def region_detail(request, code):
     region = get_object_or_404(Region.objects.select_related("parent"), code=code)
-    years, persons = selectors.region_series(region=region)
-    outlook = services.region_outlook(region=region)
+    data = active_data()
+    history = data.history(region.code) if data else ([], [])
+    outlook = services.region_outlook(data=data, region=region) if data else None
+    series = presenters.chart_series(outlook, history)
+    series.setdefault("name", region.name)
     context = {
         "region": region,
         "children": region.children.all(),
-        "history_rows": list(zip(years, persons, strict=True)),
+        "history_rows": [(int(year), int(persons)) for year, persons in zip(*history, strict=True)],
         "latest_runs": selectors.forecast_runs(region_code=region.code)[:LATEST_RUNS],
         "outlook": outlook,
-        "outlook_rows": _outlook_rows(outlook),
+        "outlook_rows": presenters.outlook_rows(outlook),
         "outlook_last_year": outlook.points[-1].year if outlook else None,
-        "outlook_level": _percent(outlook.level) if outlook else "",
+        "outlook_level": presenters.percent(outlook.level) if outlook else "",
         "forecast_url": reverse("forecasts:home") + "?" + urlencode({"regions": region.code}),
-        "chart": {
-            "unit": "persons",
-            "series": [
-                _chart_series(outlook, (years, persons))
-                if outlook
-                else {
-                    "name": region.name,
-                    "history": [[year, value] for year, value in zip(years, persons, strict=True)],
-                }
-            ],
-        },
+        "chart": {"unit": presenters.UNIT, "series": [series]},
+        "chart_caption": _region_chart_caption(region, outlook),
     }
     return render(request, "forecasts/region_detail.html", context)
 
 
+def _region_chart_caption(region: Region, outlook) -> str:
+    caption = (
+        f"Population of {region.name} (persons): recorded {region.first_year}–{region.last_year}"
+    )
+    if outlook:
+        caption += f", forecast to {outlook.points[-1].year} (dashed) with its interval (band)"
+    return caption
+
+
 def _limits():
     return {
-        "year_min": modeling.YEAR_MIN,
-        "year_max": modeling.YEAR_MAX,
-        "max_regions": modeling.MAX_REGIONS,
+        "year_min": rules.YEAR_MIN,
+        "year_max": rules.YEAR_MAX,
+        "max_regions": rules.MAX_REGIONS,
     }
 
 
-LAG_NUMBERS = range(modeling.LAGS_MIN, modeling.LAGS_MAX + 1)
-
-
-def _percent(level: float) -> str:
-    return f"{level * 100:g}%"
-
-
-def _interval_rows(results: list[services.RegionForecast]) -> list[dict]:
-    """A row per year, a (lower, upper) pair per region, in the order of the results table."""
-    years = [point.year for point in results[0].points] if results else []
-    return [
-        {
-            "year": year,
-            "bounds": [
-                (result.points[index].lower, result.points[index].upper) for result in results
-            ],
-        }
-        for index, year in enumerate(years)
-    ]
-
-
-def _chart_series(result: services.RegionForecast, history) -> dict:
-    """One region's lines for the chart: recorded Estimates, the run's predictions and interval."""
-    years, persons = history or ([], [])
-    predicted = [point for point in result.points if point.value is not None]
-    un_rows = result.un_rows
-    return {
-        "name": result.name,
-        "history": [[year, value] for year, value in zip(years, persons, strict=True)],
-        "forecast": [[point.year, point.value] for point in predicted],
-        "lower": [[point.year, point.lower] for point in predicted],
-        "upper": [[point.year, point.upper] for point in predicted],
-        "un_medium": [[row["year"], row["medium"]] for row in un_rows],
-    }
-
-
-def _outlook_rows(outlook: services.RegionForecast | None) -> list[dict]:
-    """The outlook's years with the UN projection beside them (None where it has none)."""
-    if outlook is None:
-        return []
-    un_by_year = {row["year"]: row for row in outlook.un_rows}
-    rows = []
-    for point in outlook.points:
-        un = un_by_year.get(point.year, {})
-        rows.append(
-            {
-                "year": point.year,
-                "value": point.value,
-                "lower": point.lower,
-                "upper": point.upper,
-                "medium": un.get("medium"),
-                "un_lower": un.get("lower"),
-                "un_upper": un.get("upper"),
-                "difference_percent": un.get("difference_percent"),
-            }
-        )
-    return rows
+LAG_NUMBERS = range(rules.LAGS_MIN, rules.LAGS_MAX + 1)
 
 
 def accuracy(request):
     """The latest backtest of the active dataset: its summary and the regions by error."""
-    dataset = selectors.dataset_active()
+    data = active_data()
+    dataset = data.dataset if data else None
     backtest_run = selectors.backtest_latest(dataset=dataset)
     context = {
         "dataset": dataset,

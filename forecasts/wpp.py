@@ -29,10 +29,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-YEAR_MIN = 1950
-YEAR_MAX = 2300
-ESTIMATES = "Estimates"
-MEDIUM = "Medium"
+from forecasts.rules import (
+    ESTIMATES,
+    MEDIUM,
+    NAME_MAX_LENGTH,
+    REGION_CODE_MAX,
+    VARIANT_MAX_LENGTH,
+    YEAR_MAX,
+    YEAR_MIN,
+)
+
 WIDE = "WPP2019 wide"
 LONG = "WPP long"
 
@@ -41,8 +47,6 @@ LONG_OPTIONAL = ["ISO3_code", "LocTypeName", "ParentID", "SortOrder"]
 WIDE_NAME = "Region, subregion, country or area"
 WIDE_REQUIRED = ["Variant", WIDE_NAME, "Country code", "Type", "Parent code"]
 RECORD_COLUMNS = ["region_code", "variant", "year", "persons"]
-MAX_NAME_LENGTH = 200
-MAX_VARIANT_LENGTH = 60
 HEADING_KINDS = {"Label/Separator"}
 CHUNK_ROWS = 100_000
 
@@ -299,10 +303,10 @@ def _long_chunks(reader: WppReader):
         for name in LONG_OPTIONAL:
             if name not in frame:
                 frame[name] = ""
-        codes = _whole_numbers(frame, "LocID", first_line, 1, 2**31 - 1)
+        codes = _whole_numbers(frame, "LocID", first_line, 1, REGION_CODE_MAX)
         years = _whole_numbers(frame, "Time", first_line, YEAR_MIN, YEAR_MAX)
         persons = _persons(frame["PopTotal"], first_line, "PopTotal")
-        variants = _texts(frame, "Variant", first_line, MAX_VARIANT_LENGTH)
+        variants = _texts(frame, "Variant", first_line, VARIANT_MAX_LENGTH)
         is_estimate = (variants == MEDIUM) & (years <= reader.last_estimate_year)
         variants = np.where(is_estimate, ESTIMATES, variants)
         _collect_long_locations(reader, frame, codes, first_line)
@@ -335,8 +339,8 @@ def _wide_chunks(reader: WppReader):
     """The wide file is a few hundred rows: read whole, then melt to one record per value."""
     year_columns = _wide_year_columns(reader.header)
     for first_line, frame in _csv_chunks(reader, WIDE_REQUIRED + year_columns):
-        codes = _whole_numbers(frame, "Country code", first_line, 1, 2**31 - 1)
-        variants = _texts(frame, "Variant", first_line, MAX_VARIANT_LENGTH)
+        codes = _whole_numbers(frame, "Country code", first_line, 1, REGION_CODE_MAX)
+        variants = _texts(frame, "Variant", first_line, VARIANT_MAX_LENGTH)
         variants = np.char.replace(variants.astype(str), " variant", "")
         for index, code in enumerate(codes):
             line = first_line + index
@@ -444,9 +448,9 @@ def _texts(frame, column, first_line, max_length) -> np.ndarray:
 
 def _name(value: str, line: int, column: str) -> str:
     name = value.strip()
-    if not name or len(name) > MAX_NAME_LENGTH:
+    if not name or len(name) > NAME_MAX_LENGTH:
         raise WppFormatError(
-            f"A location name must be 1–{MAX_NAME_LENGTH} characters.", line=line, column=column
+            f"A location name must be 1–{NAME_MAX_LENGTH} characters.", line=line, column=column
         )
     return name
 
@@ -455,7 +459,7 @@ def _optional_code(value: str, line: int, column: str) -> int | None:
     text = value.strip()
     if text in ("", "0"):
         return None
-    if not text.isdigit() or int(text) > 2**31 - 1:
+    if not text.isdigit() or int(text) > REGION_CODE_MAX:
         raise WppFormatError(f"{text!r} is not a location code.", line=line, column=column)
     return int(text)
 

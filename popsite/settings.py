@@ -59,11 +59,13 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "forecasts",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -71,6 +73,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A lost database connection is a clean 503 page (JSON under /api/), not a 500 with a traceback.
+    "popsite.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "popsite.urls"
@@ -161,7 +165,7 @@ WPP_DEFAULT_URL = os.environ.get(
     "WPP2024_TotalPopulationBySex.csv.gz",
 )
 
-# --- Admin data refresh (issue 5) ---------------------------------------------------------------
+# --- Admin data refresh -------------------------------------------------------------------------
 # The largest WPP file the admin's refresh page accepts, in bytes (default 300 MB).
 WPP_UPLOAD_MAX_BYTES = env_int("WPP_UPLOAD_MAX_BYTES", 300 * 1024 * 1024)
 # Uploads larger than this stream to a temporary file instead of memory (Django's default, 2.5 MB).
@@ -202,7 +206,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-# --- Production security (issue 7) -----------------------------------------------------------------
+# --- Production security ---------------------------------------------------------------------------
 # HTTPS=1 says the site is served over HTTPS: redirect plain HTTP, send HSTS, mark cookies secure.
 # Each part can be overridden on its own (e.g. SECURE_SSL_REDIRECT=0 when the proxy redirects already).
 # BEHIND_PROXY=1 trusts the proxy's X-Forwarded-Proto header to tell HTTPS requests from HTTP ones;
@@ -224,7 +228,6 @@ SESSION_COOKIE_HTTPONLY = True
 
 # Content-Security-Policy (django-csp 4): every script, style, font and image comes from this host.
 # data: images are Bootstrap's inline SVG icons (form-select arrow, navbar toggler) and the empty favicon.
-INSTALLED_APPS.append("csp")
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
@@ -239,7 +242,3 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     },
 }
-SECURITY_MIDDLEWARE_AT = MIDDLEWARE.index("django.middleware.security.SecurityMiddleware")
-MIDDLEWARE.insert(SECURITY_MIDDLEWARE_AT + 1, "csp.middleware.CSPMiddleware")
-# A lost database connection is a clean 503 page (JSON under /api/), not a 500 with a traceback.
-MIDDLEWARE.append("popsite.middleware.DatabaseUnavailableMiddleware")

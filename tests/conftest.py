@@ -14,6 +14,13 @@ WPP2019_FILE = SHARED_DATA / "WPP2019_POP_F01_1_TOTAL_POPULATION_BOTH_SEXES.csv"
 WPP2022_EXCERPT = SHARED_DATA / "WPP2022_TotalPopulationBySex_excerpt.csv"
 
 
+def pytest_collection_modifyitems(items):
+    """Browser tests are slow tests too, so `pytest -m "not slow"` leaves them out."""
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.slow)
+
+
 def pytest_report_header(config):
     if not SHARED_DATA.is_dir():
         return f"NOTE: {SHARED_DATA} is absent: tests on the real WPP files will be skipped."
@@ -68,11 +75,16 @@ def staff_user(django_user_model):
 
 @pytest.fixture(autouse=True)
 def empty_cache():
-    """Each test starts with an empty cache (CI shares one Redis between runs)."""
+    """Each test starts with an empty cache (CI shares one Redis between runs) and no copy of the
+    active data in memory (the test database is rolled back under it)."""
     from django.core.cache import cache
 
+    from forecasts import active_data
+
     cache.clear()
+    active_data.forget()
     yield
+    active_data.forget()
 
 
 CHROMIUM = Path("/usr/bin/chromium")

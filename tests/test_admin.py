@@ -15,7 +15,7 @@ from django.test import Client, override_settings
 from django.urls import reverse
 
 from forecasts import admin as forecasts_admin
-from forecasts import exports, services, wpp
+from forecasts import presenters, services, wpp
 from forecasts.admin_forms import UploadSizeLimitHandler, human_size
 from forecasts.models import Dataset, ForecastPoint, ForecastRun, Region, YearlyPopulation
 
@@ -33,7 +33,7 @@ def staff_client(client, staff_user):
 def france_run(small_dataset):
     return services.forecast_run_create(
         regions=[Region.objects.get(code=250)], start=2018, end=2025
-    )
+    ).run
 
 
 def data_snapshot():
@@ -522,7 +522,7 @@ def test_rerun_creates_new_runs_on_current_data_and_keeps_the_old_ones(
         end=2030,
         lags=2,
         level=0.8,
-    )
+    ).run
     old_points = {run.pk: points_of(run) for run in [france_run, world_run]}
     first_dataset = france_run.dataset
     current = services.dataset_import(source=str(small_wide_file))
@@ -569,7 +569,7 @@ def test_rerun_refuses_too_many_runs_at_once(staff_client, france_run, monkeypat
     monkeypatch.setattr(forecasts_admin, "MAX_RERUNS", 1)
     second = services.forecast_run_create(
         regions=[Region.objects.get(code=250)], start=2030, end=2031
-    )
+    ).run
     response = rerun(staff_client, [france_run, second])
     assert "Select at most 1 runs to re-run at once; 2 were selected." in response.content.decode()
     assert ForecastRun.objects.count() == 2
@@ -580,7 +580,7 @@ def test_run_page_shows_its_results_table(staff_client, france_run):
     page = staff_client.get(
         reverse("admin:forecasts_forecastrun_change", args=[france_run.pk])
     ).content.decode()
-    header, rows = exports.results_table(services.forecast_run_results(france_run))
+    header, rows = presenters.results_table(services.forecast_run_results(france_run))
     assert "<th>France</th>" in page
     assert f"<td>{rows[-1][0]}</td><td>{rows[-1][1]}</td>" in page
 
@@ -603,7 +603,7 @@ def test_run_changelist_filters_by_dataset(staff_client, france_run, small_wide_
     services.dataset_import(source=str(small_wide_file))
     newer = services.forecast_run_create(
         regions=[Region.objects.get(code=250)], start=2030, end=2031
-    )
+    ).run
     response = staff_client.get(
         reverse("admin:forecasts_forecastrun_changelist"),
         {"dataset__id__exact": newer.dataset_id},

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from forecasts import exports, modeling, services
+from forecasts import modeling, presenters, services
 from forecasts.api.serializers import PointOutputSerializer
 from forecasts.models import ForecastRun, Region, YearlyPopulation
 
@@ -80,8 +80,8 @@ def test_forecast_for_world_and_more_developed_equals_the_forecast_command(api, 
     query = {"from": 2030, "to": 2035, "method": "levels", "lags": 1}
     data = forecast(api, regions="900,901", **query).json()
     assert data["results"] == command["results"]
-    assert exports.persons_rounded(data["results"][0]["points"][0]["value"]) == "8,745,733,000"
-    assert exports.persons_rounded(data["results"][1]["points"][0]["value"]) == "1,304,051,000"
+    assert presenters.persons_rounded(data["results"][0]["points"][0]["value"]) == "8,745,733,000"
+    assert presenters.persons_rounded(data["results"][1]["points"][0]["value"]) == "1,304,051,000"
 
 
 def test_forecast_is_not_stored(api, small_dataset):
@@ -209,7 +209,7 @@ def test_forecast_without_data_is_a_conflict(api, db):
 def test_identical_forecast_is_answered_from_the_cache(api, small_dataset):
     query = {"regions": "900,901", "from": 2030, "to": 2035}
     with mock.patch.object(
-        services, "forecast_compute", wraps=services.forecast_compute
+        services.forecasts, "forecast_compute", wraps=services.forecast_compute
     ) as compute:
         first = api.get("/api/forecast/", query).json()
         second = api.get("/api/forecast/", query).json()
@@ -219,7 +219,7 @@ def test_identical_forecast_is_answered_from_the_cache(api, small_dataset):
 
 def test_forecast_cache_is_keyed_by_the_parameters(api, small_dataset):
     with mock.patch.object(
-        services, "forecast_compute", wraps=services.forecast_compute
+        services.forecasts, "forecast_compute", wraps=services.forecast_compute
     ) as compute:
         forward = forecast(api, regions="900,901", **{"from": 2030, "to": 2031}).json()
         backward = forecast(api, regions="901,900", **{"from": 2030, "to": 2031}).json()
@@ -235,7 +235,7 @@ def test_forecast_cache_is_keyed_by_the_dataset(api, small_dataset, small_wide_f
     first = api.get("/api/forecast/", query).json()
     refreshed = services.dataset_import(source=str(small_wide_file))
     with mock.patch.object(
-        services, "forecast_compute", wraps=services.forecast_compute
+        services.forecasts, "forecast_compute", wraps=services.forecast_compute
     ) as compute:
         second = api.get("/api/forecast/", query).json()
     assert compute.call_count == 1

@@ -26,7 +26,7 @@ def create(api, body, **kwargs):
 
 def stored_run(*codes, start=2030, end=2031):
     regions = [Region.objects.get(code=code) for code in codes]
-    return services.forecast_run_create(regions=regions, start=start, end=end)
+    return services.forecast_run_create(regions=regions, start=start, end=end).run
 
 
 def test_create_run_answers_201_with_the_stored_run_and_its_location(api, small_dataset):
@@ -235,3 +235,19 @@ def test_runs_cannot_be_changed_or_deleted(api, small_dataset, staff_user, metho
     response = getattr(api, method)(f"/api/runs/{run.pk}/", WORLD_AND_FRANCE, format="json")
     assert response.status_code == 405
     assert ForecastRun.objects.filter(pk=run.pk).exists()
+
+
+def test_creating_a_run_makes_at_most_three_queries(small_dataset):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    body = {"regions": ["900", "250"], "from": 2030, "to": 2035}
+    APIClient().post("/api/runs/", body, format="json")  # loads the active data once
+    with CaptureQueriesContext(connection) as queries:
+        response = APIClient().post("/api/runs/", body, format="json")
+
+    statements = [
+        q["sql"] for q in queries if not q["sql"].upper().startswith(("SAVEPOINT", "RELEASE"))
+    ]
+    assert response.status_code == 201
+    assert len(statements) <= 3, statements

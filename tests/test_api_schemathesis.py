@@ -15,6 +15,8 @@ import pytest
 import schemathesis
 from schemathesis.engine import Status, events
 
+pytestmark = pytest.mark.slow
+
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "25"))
 SEED = int(os.environ.get("SCHEMATHESIS_SEED", "20240711"))
 

@@ -38,6 +38,7 @@ def deploy_check(**env):
     )
 
 
+@pytest.mark.slow
 def test_deploy_check_passes_with_production_settings_behind_https():
     result = deploy_check(**PRODUCTION_ENV, HTTPS="1")
 
@@ -45,6 +46,7 @@ def test_deploy_check_passes_with_production_settings_behind_https():
     assert "no issues" in result.stdout
 
 
+@pytest.mark.slow
 def test_deploy_check_fails_when_https_settings_are_off():
     result = deploy_check(**PRODUCTION_ENV)
 
@@ -53,6 +55,7 @@ def test_deploy_check_fails_when_https_settings_are_off():
         assert warning in result.stderr
 
 
+@pytest.mark.slow
 def test_deploy_check_fails_with_a_short_secret_key():
     result = deploy_check(**{**PRODUCTION_ENV, "SECRET_KEY": "short"}, HTTPS="1")
 
@@ -168,7 +171,7 @@ def test_non_staff_user_cannot_enter_the_admin(client, small_dataset, django_use
 
 
 def test_api_refuses_to_delete_or_change_runs(client, small_dataset):
-    run = services.forecast_run_create(regions=_regions(), start=2030, end=2031)
+    run = services.forecast_run_create(regions=_regions(), start=2030, end=2031).run
 
     assert client.delete(f"/api/runs/{run.pk}/").status_code in (403, 405)
     assert client.put(f"/api/runs/{run.pk}/", {}, content_type="application/json").status_code in (
@@ -253,7 +256,7 @@ def test_500_page_with_debug_off_shows_no_traceback(small_dataset, settings, mon
     def broken(*args, **kwargs):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr("forecasts.views.selectors.dataset_active", broken)
+    monkeypatch.setattr("forecasts.views.active_data", broken)
     client = Client(raise_request_exception=False)
 
     response = client.get("/")
@@ -269,7 +272,7 @@ def test_database_outage_is_a_503_page_not_a_traceback(small_dataset, monkeypatc
     def unreachable(*args, **kwargs):
         raise OperationalError("could not connect to server: Connection refused")
 
-    monkeypatch.setattr("forecasts.views.selectors.dataset_active", unreachable)
+    monkeypatch.setattr("forecasts.views.active_data", unreachable)
     client = Client(raise_request_exception=False)
 
     response = client.get("/")
@@ -286,7 +289,7 @@ def test_database_outage_is_a_json_503_on_the_api(small_dataset, monkeypatch):
     def unreachable(*args, **kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr("forecasts.api.views.services.forecast_compute", unreachable)
+    monkeypatch.setattr("forecasts.services.forecasts.forecast_compute", unreachable)
     client = Client(raise_request_exception=False)
 
     response = client.get("/api/forecast/?regions=900&from=2030&to=2031")
@@ -322,7 +325,7 @@ def test_pages_load_with_the_csp_header_and_no_violation(page, csp_site):
 
     run = services.forecast_run_create(
         regions=selectors.regions_for_forecast(identifiers=["900", "250"]), start=2021, end=2030
-    )
+    ).run
     console_violations, foreign = [], []
     page.on(
         "console",

@@ -6,7 +6,7 @@ import io
 import pytest
 from playwright.sync_api import expect
 
-from forecasts import exports, selectors, services
+from forecasts import presenters, selectors, services
 from forecasts.models import ForecastRun
 
 pytestmark = pytest.mark.browser
@@ -76,7 +76,8 @@ def _expected_table():
         regions=regions, start=2030, end=2035, method="levels", lags=1
     )
     return results, [
-        [str(point.year)] + [exports.persons_rounded(result.points[i].value) for result in results]
+        [str(point.year)]
+        + [presenters.persons_rounded(result.points[i].value) for result in results]
         for i, point in enumerate(results[0].points)
     ]
 

@@ -1,9 +1,11 @@
 """The forecast form: every error beside its field, with a 400; a valid POST stores a run."""
 
 import pytest
+from django.utils.html import escape
 from pytest_django.asserts import assertContains, assertRedirects
 
-from forecasts import exports, forms, modeling, selectors, services
+from forecasts import forms, presenters, rules, selectors, services
+from forecasts.active_data import active_data
 from forecasts.models import ForecastRun, Region, YearlyPopulation
 
 VALID = {
@@ -50,7 +52,7 @@ def test_run_page_after_post_has_the_forecast_commands_numbers(client, small_dat
 
     page = client.get(response["Location"])
 
-    assert page.context["rows"] == exports.results_table(expected)[1]
+    assert page.context["rows"] == presenters.results_table(expected)[1]
 
 
 def test_no_region_is_an_error_on_the_regions_field(client, small_dataset):
@@ -83,7 +85,7 @@ def test_from_after_to_is_an_error_on_the_to_field(client, small_dataset):
             "lags",
             "lags",
             "one",
-            "Enter the lags as a whole number from 1 to 10, or auto; for example 1.",
+            "Lags must be a whole number from 1 to 10, or \"auto\"; got 'one'.",
         ),
         (
             "level",
@@ -100,7 +102,7 @@ def test_not_a_number_is_an_error_on_its_field(
 
     assert response.status_code == 400
     assert _errors(response, field) == message
-    assertContains(response, message, status_code=400)
+    assertContains(response, escape(message), status_code=400)
 
 
 @pytest.mark.parametrize(
@@ -118,7 +120,7 @@ def test_years_outside_1950_2300_are_an_error_on_their_field(
 
     assert response.status_code == 400
     assert _errors(response, field) == message
-    assertContains(response, message, status_code=400)
+    assertContains(response, escape(message), status_code=400)
 
 
 def test_both_years_outside_the_range_are_two_errors(client, small_dataset):
@@ -180,7 +182,7 @@ def test_heading_without_data_is_an_error_naming_it(client, small_dataset):
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [("0", "Lags must be a whole number from 1 to 10; got 0."), ("11", "got 11")],
+    [("0", 'Lags must be a whole number from 1 to 10, or "auto"; got 0.'), ("11", "got 11")],
 )
 def test_lags_outside_1_10_are_an_error_on_the_lags_field(client, small_dataset, value, message):
     response = _post(client, lags=value)
@@ -266,20 +268,20 @@ def test_form_offers_the_regions_with_data_only(small_dataset):
 def test_form_limits_come_from_the_model_constants(small_dataset):
     form = forms.ForecastForm()
 
-    assert form.fields["start"].widget.attrs["min"] == modeling.YEAR_MIN
-    assert form.fields["end"].widget.attrs["max"] == modeling.YEAR_MAX
-    assert form.fields["regions"].widget.attrs["data-max-items"] == modeling.MAX_REGIONS
+    assert form.fields["start"].widget.attrs["min"] == rules.YEAR_MIN
+    assert form.fields["end"].widget.attrs["max"] == rules.YEAR_MAX
+    assert form.fields["regions"].widget.attrs["data-max-items"] == rules.MAX_REGIONS
 
 
 def test_query_string_form_fills_in_missing_fields_with_defaults(small_dataset):
     from django.http import QueryDict
 
-    form = forms.forecast_form_from_query(QueryDict("regions=250&to=2040"), small_dataset)
+    form = forms.forecast_form_from_query(QueryDict("regions=250&to=2040"), active_data())
 
     assert form.is_valid(), form.errors
     assert (form.cleaned_data["start"], form.cleaned_data["end"]) == (2021, 2040)
-    assert form.cleaned_data["method"] == modeling.RECOMMENDED_METHOD
-    assert form.cleaned_data["lags"] == modeling.RECOMMENDED_LAGS
+    assert form.cleaned_data["method"] == rules.DEFAULT_METHOD
+    assert form.cleaned_data["lags"] == rules.DEFAULT_LAGS
 
 
 def test_a_region_with_a_nul_character_is_an_error_on_the_regions_field(client, small_dataset):
@@ -287,3 +289,18 @@ def test_a_region_with_a_nul_character_is_an_error_on_the_regions_field(client, 
 
     assert response.status_code == 400
     assert _errors(response, "regions") == "Region codes and names cannot contain NUL characters."
+
+
+def test_a_forecast_post_makes_at_most_three_queries(client, small_dataset):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _post(client)  # loads the active data into this process once
+    with CaptureQueriesContext(connection) as queries:
+        response = _post(client)
+
+    statements = [
+        q["sql"] for q in queries if not q["sql"].upper().startswith(("SAVEPOINT", "RELEASE"))
+    ]
+    assert response.status_code == 302
+    assert len(statements) <= 3, statements

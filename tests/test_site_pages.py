@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import include, path
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
-from forecasts import exports, modeling, selectors, services
+from forecasts import presenters, rules, selectors, services
 from forecasts.models import ForecastRun, Region
 
 
@@ -30,12 +30,12 @@ def _run(regions=(900, 901), start=2030, end=2035, method="levels", lags=1):
         end=end,
         method=method,
         lags=lags,
-    )
+    ).run
 
 
 def _rounded(results, code, year):
     result = next(result for result in results if result.code == code)
-    return exports.persons_rounded(next(p for p in result.points if p.year == year).value)
+    return presenters.persons_rounded(next(p for p in result.points if p.year == year).value)
 
 
 # Home
@@ -67,8 +67,8 @@ def test_home_form_starts_with_the_decade_after_the_estimates_and_the_recommende
 
     assert form["start"].value() == 2021
     assert form["end"].value() == 2030
-    assert form["method"].value() == modeling.RECOMMENDED_METHOD
-    assert form["lags"].value() == modeling.RECOMMENDED_LAGS
+    assert form["method"].value() == rules.DEFAULT_METHOD
+    assert form["lags"].value() == rules.DEFAULT_LAGS
     assert form["level"].value() == 0.95
 
 
@@ -153,9 +153,7 @@ def test_run_page_shows_the_interval_bounds(client, small_dataset):
     response = client.get(f"/runs/{run.pk}/")
 
     assertContains(response, "95% prediction interval")
-    bounds = (
-        f"{exports.persons_rounded(world_2030.lower)} – {exports.persons_rounded(world_2030.upper)}"
-    )
+    bounds = f"{presenters.persons_rounded(world_2030.lower)} – {presenters.persons_rounded(world_2030.upper)}"
     assertContains(response, bounds)
     assert world_2030.lower < world_2030.value < world_2030.upper
 
@@ -269,15 +267,27 @@ def test_json_download_has_the_runs_values_and_settings(client, small_dataset):
     assert response["Content-Disposition"] == f'attachment; filename="forecast-run-{run.pk}.json"'
     document = json.loads(response.content)
     assert document["params"] == {
+        "regions": [900, 901],
         "from": 2030,
         "to": 2035,
         "method": "levels",
         "lags": 1,
         "level": 0.95,
+        "interval": "model-based",
     }
+    assert (document["id"], document["dataset"]["id"]) == (run.pk, run.dataset_id)
     assert [item["region"]["code"] for item in document["results"]] == [900, 901]
     point = run.points.get(region_code=901, year=2035)
     assert document["results"][1]["points"][-1]["value"] == point.value
+
+
+def test_json_download_is_the_same_document_as_the_api_run(client, small_dataset):
+    run = _run()
+
+    download = json.loads(client.get(f"/runs/{run.pk}.json").content)
+    api = client.get(f"/api/runs/{run.pk}/").json()
+
+    assert download == api
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".json"])

@@ -3,13 +3,8 @@
 import django_filters
 from django import forms
 
-from forecasts import wpp
+from forecasts import rules
 from forecasts.models import Region
-
-from .serializers import REGION_CODE_MAX
-
-# Longest string that can be a region code; longer digit strings can only match a name.
-CODE_DIGITS_MAX = len(str(REGION_CODE_MAX))
 
 
 class RegionCodeFilter(django_filters.NumberFilter):
@@ -19,14 +14,14 @@ class RegionCodeFilter(django_filters.NumberFilter):
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("min_value", 0)
-        kwargs.setdefault("max_value", REGION_CODE_MAX)
+        kwargs.setdefault("max_value", rules.REGION_CODE_MAX)
         super().__init__(*args, **kwargs)
 
 
 class RegionFilter(django_filters.FilterSet):
     search = django_filters.CharFilter(
         method="filter_search",
-        max_length=wpp.MAX_NAME_LENGTH,
+        max_length=rules.NAME_MAX_LENGTH,
         help_text="Part of the name, or the exact code or ISO3 code.",
     )
     kind = django_filters.CharFilter(
@@ -46,7 +41,7 @@ class RegionFilter(django_filters.FilterSet):
 
     def filter_search(self, queryset, name, value):
         text = value.strip()
-        if text.isdigit() and not (text.isascii() and len(text) <= CODE_DIGITS_MAX):
+        if text.isdigit() and not (text.isascii() and len(text) <= rules.REGION_CODE_DIGITS_MAX):
             # Not a code the database can hold (RegionQuerySet.search would compare it as one).
             return queryset.filter(name__icontains=text)
         return queryset.search(text)

@@ -1,8 +1,9 @@
 """One InputSerializer (query string or body) and one OutputSerializer per endpoint.
 
 Input serializers check types and turn strings into values; the forecast rules themselves (years,
-lags, level, which regions can be forecast) are modeling's and selectors' checks, called here so that
-every front door applies the same rules with the same messages. Errors are keyed by the field.
+lags, level, which regions can be forecast) are forecasts.rules' checks, called here so that every
+front door applies the same rules with the same messages, and the OpenAPI schema states the same
+bounds. Errors are keyed by the field. Output serializers document the presenters' documents.
 """
 
 import math
@@ -10,11 +11,8 @@ import math
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from forecasts import modeling, selectors, wpp
+from forecasts import rules, selectors, wpp
 from forecasts.models import Dataset, ForecastRun, Region
-
-# The largest region code the database stores (PositiveIntegerField on PostgreSQL).
-REGION_CODE_MAX = 2**31 - 1
 
 
 class FromToMixin:
@@ -28,64 +26,48 @@ class FromToMixin:
         return {names.get(name, name): field for name, field in super().get_fields().items()}
 
 
-@extend_schema_field(
-    {"type": "integer", "minimum": modeling.YEAR_MIN, "maximum": modeling.YEAR_MAX}
-)
+@extend_schema_field({"type": "integer", "minimum": rules.YEAR_MIN, "maximum": rules.YEAR_MAX})
 class YearField(serializers.IntegerField):
-    """A year; its range is checked by modeling.check_span."""
+    """A year; its range is checked by rules.check_span."""
 
 
 @extend_schema_field(
     {
         "oneOf": [
-            {"type": "integer", "minimum": modeling.LAGS_MIN, "maximum": modeling.LAGS_MAX},
-            {"type": "string", "enum": [modeling.LAGS_AUTO]},
+            {"type": "integer", "minimum": rules.LAGS_MIN, "maximum": rules.LAGS_MAX},
+            {"type": "string", "enum": [rules.LAGS_AUTO]},
         ],
-        "default": modeling.RECOMMENDED_LAGS,
+        "default": rules.DEFAULT_LAGS,
     }
 )
 class LagsField(serializers.Field):
-    """Autoregressive lags: a whole number or "auto" (chosen per region by AIC); the range is
-    checked by modeling.check_lags_choice."""
-
-    default_error_messages = {
-        "invalid": f"Give the lags as a whole number from {modeling.LAGS_MIN} to "
-        f'{modeling.LAGS_MAX}, or "{modeling.LAGS_AUTO}".'
-    }
+    """Autoregressive lags: a whole number or "auto" (chosen per region by AIC), parsed and
+    checked by rules.parse_lags."""
 
     def to_internal_value(self, data):
         if isinstance(data, bool):
-            self.fail("invalid")
-        if isinstance(data, int):
-            return data
-        if isinstance(data, str):
-            text = data.strip().lower()
-            if text == modeling.LAGS_AUTO:
-                return modeling.LAGS_AUTO
-            if text.isascii() and text.lstrip("-").isdecimal() and len(text) <= 6:
-                return int(text)
-        self.fail("invalid")
+            raise serializers.ValidationError(f"{rules.LAGS_MESSAGE}; got {data!r}.")
+        try:
+            return rules.parse_lags(data)
+        except rules.ForecastError as error:
+            raise serializers.ValidationError(str(error)) from None
 
     def to_representation(self, value):
         return value
-
-
-METHOD_HELP = "; ".join(f"{name}: {description}" for name, description in modeling.METHODS.items())
 
 
 @extend_schema_field(
     {
         "type": "number",
         "format": "double",
-        "minimum": 0,
+        "minimum": rules.LEVEL_MIN_EXCLUSIVE,
         "exclusiveMinimum": True,
-        "maximum": 1,
-        "exclusiveMaximum": True,
-        "default": modeling.DEFAULT_LEVEL,
+        "maximum": rules.LEVEL_MAX,
+        "default": rules.DEFAULT_LEVEL,
     }
 )
 class LevelField(serializers.FloatField):
-    """The prediction interval's level; the range is checked by modeling.check_level."""
+    """The prediction interval's level; the range is checked by rules.check_level."""
 
 
 @extend_schema_field({"type": "number", "format": "double", "nullable": True})
@@ -102,7 +84,7 @@ class PersonsField(serializers.FloatField):
         "type": "string",
         "description": (
             "Comma-separated region codes, exact names or ISO3 codes, in the order wanted "
-            f"(at most {modeling.MAX_REGIONS}). A name containing a comma: use its code."
+            f"(at most {rules.MAX_REGIONS}). A name containing a comma: use its code."
         ),
         "example": "900,901",
     }
@@ -111,7 +93,7 @@ class CommaSeparatedField(serializers.ListField):
     """A list given in a query string as ``a,b,c`` (or as a repeated parameter)."""
 
     child = serializers.CharField(
-        max_length=modeling.MAX_REGIONS * (wpp.MAX_NAME_LENGTH + 1), allow_blank=True
+        max_length=rules.MAX_REGIONS * (rules.NAME_MAX_LENGTH + 1), allow_blank=True
     )
 
     def to_internal_value(self, data):
@@ -123,7 +105,7 @@ class RegionIdentifierField(serializers.CharField):
     """A region's code, exact name or ISO3 code (a JSON number is taken as a code)."""
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("max_length", wpp.MAX_NAME_LENGTH)
+        kwargs.setdefault("max_length", rules.NAME_MAX_LENGTH)
         kwargs.setdefault("allow_blank", True)
         super().__init__(**kwargs)
 
@@ -132,26 +114,26 @@ def _checked(check, value):
     """``value`` if ``check(value)`` (a modeling.check_*) passes, else its message as a field error."""
     try:
         check(value)
-    except modeling.ForecastError as error:
+    except rules.ForecastError as error:
         raise serializers.ValidationError(str(error)) from None
     return value
 
 
 class SpanInputSerializer(FromToMixin, serializers.Serializer):
-    """``from`` and ``to`` years checked with modeling.check_span; each error names its field."""
+    """``from`` and ``to`` years checked with rules.check_span; each error names its field."""
 
     def validate_from(self, year):
-        return _checked(lambda value: modeling.check_span(value, modeling.YEAR_MAX), year)
+        return _checked(lambda value: rules.check_span(value, rules.YEAR_MAX), year)
 
     def validate_to(self, year):
-        return _checked(lambda value: modeling.check_span(modeling.YEAR_MIN, value), year)
+        return _checked(lambda value: rules.check_span(rules.YEAR_MIN, value), year)
 
     def validate(self, attrs):
         start, end = attrs.get("start"), attrs.get("end")
         if start is not None and end is not None:
             try:
-                modeling.check_span(start, end)
-            except modeling.ForecastError as error:
+                rules.check_span(start, end)
+            except rules.ForecastError as error:
                 raise serializers.ValidationError({"from": [str(error)]}) from None
         return attrs
 
@@ -162,34 +144,31 @@ class ForecastSettingsInputSerializer(SpanInputSerializer):
     from_ = YearField(source="start", help_text="First year to predict.")
     to_ = YearField(source="end", help_text="Last year to predict.")
     method = serializers.ChoiceField(
-        choices=list(modeling.METHODS),
-        default=modeling.RECOMMENDED_METHOD,
-        help_text=f"The series AutoReg is fitted to. Default {modeling.RECOMMENDED_METHOD} (the "
+        choices=list(rules.METHODS),
+        default=rules.DEFAULT_METHOD,
+        help_text=f"The series AutoReg is fitted to. Default {rules.DEFAULT_METHOD} (the "
         'best backtest accuracy on WPP2019); "levels" with lags 1 is the original app\'s model. '
-        + METHOD_HELP,
+        + rules.methods_help(),
         error_messages={
-            "invalid_choice": f'"{{input}}" is not a method; use one of {", ".join(modeling.METHODS)}.'
+            "invalid_choice": f'"{{input}}" is not a method; use one of {", ".join(rules.METHODS)}.'
         },
     )
     lags = LagsField(
-        default=modeling.RECOMMENDED_LAGS,
-        help_text=f"Autoregressive lags, {modeling.LAGS_MIN}–{modeling.LAGS_MAX}, or "
-        f'"{modeling.LAGS_AUTO}" (chosen per region by AIC). Default '
-        f"{modeling.RECOMMENDED_LAGS}; 1 with method levels is the original app's model.",
+        default=rules.DEFAULT_LAGS,
+        help_text=f"Autoregressive lags, {rules.LAGS_MIN}–{rules.LAGS_MAX}, or "
+        f'"{rules.LAGS_AUTO}" (chosen per region by AIC). Default '
+        f"{rules.DEFAULT_LAGS}; 1 with method levels is the original app's model.",
     )
     level = LevelField(
-        default=modeling.DEFAULT_LEVEL, help_text="Prediction interval level, e.g. 0.95."
+        default=rules.DEFAULT_LEVEL, help_text="Prediction interval level, e.g. 0.95."
     )
 
     def get_fields(self):
         fields = super().get_fields()
         return {"regions": fields.pop("regions"), **fields}  # subclasses declare `regions`
 
-    def validate_lags(self, lags):
-        return _checked(modeling.check_lags_choice, lags)
-
     def validate_level(self, level):
-        return _checked(modeling.check_level, level)
+        return _checked(rules.check_level, level)
 
     def validate_regions(self, identifiers):
         """Resolve identifiers to regions with data (selectors.regions_for_forecast's rules)."""
@@ -199,7 +178,9 @@ class ForecastSettingsInputSerializer(SpanInputSerializer):
                     f"{identifier!r} is not a region code: write codes with the digits 0-9."
                 )
         try:
-            return selectors.regions_for_forecast(identifiers=identifiers)
+            return selectors.regions_for_forecast(
+                data=self.context["data"], identifiers=identifiers
+            )
         except selectors.RegionLookupError as error:
             raise serializers.ValidationError(str(error)) from None
 
@@ -217,7 +198,7 @@ class RunCreateInputSerializer(ForecastSettingsInputSerializer):
         child=RegionIdentifierField(),
         help_text=(
             "Region codes, exact names or ISO3 codes in the order wanted "
-            f"(at most {modeling.MAX_REGIONS})."
+            f"(at most {rules.MAX_REGIONS})."
         ),
     )
 
@@ -228,7 +209,7 @@ class RunListInputSerializer(serializers.Serializer):
     region = serializers.IntegerField(
         required=False,
         min_value=0,
-        max_value=REGION_CODE_MAX,
+        max_value=rules.REGION_CODE_MAX,
         help_text="Only runs that include this region code.",
     )
 
@@ -238,7 +219,7 @@ class RegionSeriesInputSerializer(SpanInputSerializer):
 
     variant = serializers.CharField(
         default=wpp.ESTIMATES,
-        max_length=wpp.MAX_VARIANT_LENGTH,
+        max_length=rules.VARIANT_MAX_LENGTH,
         help_text="Estimates (the history) or one of the UN's projection variants in the data.",
     )
     from_ = YearField(source="start", required=False, help_text="First year (default: the first).")
@@ -335,10 +316,12 @@ class ForecastParamsOutputSerializer(FromToMixin, serializers.Serializer):
 
 
 class ForecastOutputSerializer(serializers.Serializer):
-    """A forecast: the dataset it was fitted on, the settings asked for, and the results."""
+    """A forecast (presenters.forecast_document): the dataset it was fitted on, the settings asked
+    for, and the results."""
 
     dataset = DatasetRefOutputSerializer()
     params = ForecastParamsOutputSerializer()
+    unit = serializers.CharField(help_text='Always "persons".')
     results = RegionResultOutputSerializer(many=True)
 
 
@@ -370,18 +353,14 @@ class RunOutputSerializer(serializers.ModelSerializer):
 
 
 class RunDetailOutputSerializer(RunOutputSerializer):
-    """A stored forecast run with its results."""
+    """A stored forecast run with its results (presenters.run_document; the run's JSON download
+    is the same document)."""
 
-    # The view passes services.forecast_run_results(run) as context["results"].
-
-    results = serializers.SerializerMethodField()
+    unit = serializers.CharField(help_text='Always "persons".')
+    results = RegionResultOutputSerializer(many=True)
 
     class Meta(RunOutputSerializer.Meta):
-        fields = [*RunOutputSerializer.Meta.fields, "results"]
-
-    @extend_schema_field(RegionResultOutputSerializer(many=True))
-    def get_results(self, run):
-        return RegionResultOutputSerializer(self.context["results"], many=True).data
+        fields = [*RunOutputSerializer.Meta.fields, "unit", "results"]
 
 
 class RegionListOutputSerializer(serializers.ModelSerializer):
@@ -480,6 +459,8 @@ class AccuracyOutputSerializer(serializers.Serializer):
     median_errors_by_horizon = serializers.ListField(child=serializers.FloatField())
     failures = serializers.ListField(child=serializers.DictField())
     created_at = serializers.DateTimeField()
-    regions = BacktestRegionOutputSerializer(
-        many=True, source="sorted_results", help_text="Lowest error first."
-    )
+    regions = serializers.SerializerMethodField(help_text="Lowest error first.")
+
+    @extend_schema_field(BacktestRegionOutputSerializer(many=True))
+    def get_regions(self, backtest_run):
+        return BacktestRegionOutputSerializer(self.context["results"], many=True).data

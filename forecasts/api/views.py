@@ -5,10 +5,6 @@ Errors: 400 {field: [messages]} for bad input, 404 {"detail"} for unknown codes 
 when no data is loaded yet, 415 for a body that is not JSON or a form, 429 with Retry-After.
 """
 
-import hashlib
-import json
-
-from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -23,13 +19,13 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from forecasts import modeling, selectors, services
+from forecasts import presenters, rules, selectors, services
+from forecasts.active_data import ActiveData, active_data
 from forecasts.models import Dataset, ForecastRun, Region
 
 from . import serializers
 from .filters import RegionFilter
 
-FORECAST_CACHE_SECONDS = 60 * 60
 # The largest integer a database column holds; larger path ids are unknown, not an overflow.
 BIGINT_MAX = 2**63 - 1
 
@@ -56,11 +52,6 @@ class RunCreateThrottle(SimpleRateThrottle):
             raise ImproperlyConfigured(
                 f'Set REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["{self.scope}"], e.g. "30/minute".'
             ) from None
-
-    def allow_request(self, request, view):
-        if request.method != "POST":
-            return True
-        return super().allow_request(request, view)
 
     def get_cache_key(self, request, view):
         ident = request.user.pk if request.user.is_authenticated else self.get_ident(request)
@@ -97,14 +88,14 @@ def _get_or_404(queryset, **lookup):
     return get_object_or_404(queryset, **lookup)
 
 
-def _active_dataset() -> Dataset:
-    dataset = selectors.dataset_active()
-    if dataset is None:
+def _active_data() -> ActiveData:
+    data = active_data()
+    if data is None:
         raise NoDataLoaded()
-    return dataset
+    return data
 
 
-def _forecast_error(error: modeling.ForecastError):
+def _forecast_error(error: rules.ForecastError):
     """A fit that fails for one region's series (the message names the region)."""
     return ValidationError({"regions": [str(error)]})
 
@@ -191,7 +182,7 @@ class ForecastApi(APIView):
             "Fits AutoReg to each region's Estimates and predicts every year from `from` to `to`. "
             "Values are persons, unrounded; `value`, `lower` and `upper` are null for the first "
             "years of the history, which the model cannot predict. `method` and `lags` choose the "
-            f"model (default {modeling.RECOMMENDED_METHOD} with lags {modeling.RECOMMENDED_LAGS}, "
+            f"model (default {rules.DEFAULT_METHOD} with lags {rules.DEFAULT_LAGS}, "
             "the best backtest accuracy, with calibrated intervals; `method=levels&lags=1` is the "
             "original app's model, with model-based intervals). When the data has UN projection "
             "variants, each result's `un_projection` gives the UN Medium and band for the same "
@@ -206,78 +197,38 @@ class ForecastApi(APIView):
         },
     )
     def get(self, request):
-        generation = selectors.dataset_generation()
-        query_digest = hashlib.sha256(
-            repr(sorted(request.query_params.lists())).encode()
-        ).hexdigest()
-        request_key = f"forecast-request:{generation}:{query_digest}"
-        forecast = cache.get(request_key) if generation else None
-        if forecast is not None:
-            return Response(forecast)
-        dataset = _active_dataset()
-        query = serializers.ForecastInputSerializer(data=request.query_params)
+        data = _active_data()
+        query = serializers.ForecastInputSerializer(
+            data=request.query_params, context={"data": data}
+        )
         query.is_valid(raise_exception=True)
-        params = query.validated_data
-        key = _forecast_cache_key(dataset, params)
-        forecast = cache.get(key)
-        if forecast is None:
-            try:
-                results = services.forecast_compute(
-                    regions=params["regions"],
-                    start=params["start"],
-                    end=params["end"],
-                    method=params["method"],
-                    lags=params["lags"],
-                    level=params["level"],
-                )
-            except modeling.ForecastError as error:
-                raise _forecast_error(error) from None
-            forecast = serializers.ForecastOutputSerializer(
-                {
-                    "dataset": dataset,
-                    "params": {**params, "regions": [region.code for region in params["regions"]]},
-                    "results": results,
-                }
-            ).data
-            cache.set(key, forecast, FORECAST_CACHE_SECONDS)
-        if generation:
-            # The same query string again is answered before validation, with no database query.
-            cache.set(request_key, forecast, FORECAST_CACHE_SECONDS)
-        return Response(forecast)
+        try:
+            return Response(services.forecast_document(data=data, **query.validated_data))
+        except rules.ForecastError as error:
+            raise _forecast_error(error) from None
 
 
-def _forecast_cache_key(dataset: Dataset, params: dict) -> str:
-    """Same data version and same settings (regions in the order asked) -> same key."""
-    settings = [
-        [region.code for region in params["regions"]],
-        params["start"],
-        params["end"],
-        params["method"],
-        params["lags"],
-        repr(params["level"]),
-    ]
-    digest = hashlib.sha256(json.dumps(settings).encode()).hexdigest()
-    return f"api:forecast:{dataset.pk}:{dataset.checksum}:{digest}"
+class RunListCreateApi(generics.GenericAPIView):
+    """GET: the history of runs, newest first. POST: compute and store a run (throttled)."""
 
-
-class RunListApi(generics.ListAPIView):
-    # GET: the history of runs, newest first. POST: compute and store a run.
     permission_classes = [AllowAny]
-    throttle_classes = [RunCreateThrottle]
     serializer_class = serializers.RunOutputSerializer
 
-    def get_queryset(self):
-        query = serializers.RunListInputSerializer(data=self.request.query_params)
-        query.is_valid(raise_exception=True)
-        return selectors.forecast_runs(region_code=query.validated_data.get("region"))
+    def get_throttles(self):
+        return [RunCreateThrottle()] if self.request.method == "POST" else []
 
     @extend_schema(
         summary="Forecast runs, newest first",
         parameters=[serializers.RunListInputSerializer],
         responses={200: serializers.RunOutputSerializer(many=True), 400: VALIDATION_ERROR},
     )
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+    def get(self, request):
+        query = serializers.RunListInputSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        runs = selectors.forecast_runs(region_code=query.validated_data.get("region"))
+        page = self.paginate_queryset(runs)
+        output = serializers.RunOutputSerializer(page, many=True, context={"request": request})
+        return self.get_paginated_response(output.data)
 
     @extend_schema(
         summary="Compute and store a forecast run",
@@ -293,8 +244,8 @@ class RunListApi(generics.ListAPIView):
                     "regions": ["900", "901"],
                     "from": 2030,
                     "to": 2035,
-                    "method": modeling.RECOMMENDED_METHOD,
-                    "lags": modeling.RECOMMENDED_LAGS,
+                    "method": rules.DEFAULT_METHOD,
+                    "lags": rules.DEFAULT_LAGS,
                     "level": 0.95,
                 },
                 request_only=True,
@@ -325,30 +276,16 @@ class RunListApi(generics.ListAPIView):
         },
     )
     def post(self, request):
-        _active_dataset()
-        body = serializers.RunCreateInputSerializer(data=request.data)
+        data = _active_data()
+        body = serializers.RunCreateInputSerializer(data=request.data, context={"data": data})
         body.is_valid(raise_exception=True)
         try:
-            run = services.forecast_run_create(
-                regions=body.validated_data["regions"],
-                start=body.validated_data["start"],
-                end=body.validated_data["end"],
-                method=body.validated_data["method"],
-                lags=body.validated_data["lags"],
-                level=body.validated_data["level"],
-            )
-        except modeling.ForecastError as error:
+            stored = services.forecast_run_create(data=data, **body.validated_data)
+        except rules.ForecastError as error:
             raise _forecast_error(error) from None
-        output = _run_detail_output(run, request)
-        location = request.build_absolute_uri(reverse("api:run_detail", args=[run.pk]))
-        return Response(output, status=status.HTTP_201_CREATED, headers={"Location": location})
-
-
-def _run_detail_output(run: ForecastRun, request) -> dict:
-    results = services.forecast_run_results(run)
-    return serializers.RunDetailOutputSerializer(
-        run, context={"request": request, "results": results}
-    ).data
+        location = request.build_absolute_uri(reverse("api:run_detail", args=[stored.run.pk]))
+        document = presenters.run_document(stored.run, stored.results, url=location)
+        return Response(document, status=status.HTTP_201_CREATED, headers={"Location": location})
 
 
 class RunDetailApi(APIView):
@@ -363,7 +300,9 @@ class RunDetailApi(APIView):
     )
     def get(self, request, id):
         run = _get_or_404(ForecastRun.objects.select_related("dataset"), pk=id)
-        return Response(_run_detail_output(run, request))
+        url = request.build_absolute_uri(reverse("api:run_detail", args=[run.pk]))
+        results = services.forecast_run_results(run, data=active_data())
+        return Response(presenters.run_document(run, results, url=url))
 
 
 @extend_schema(
@@ -391,12 +330,13 @@ class AccuracyApi(APIView):
         responses={200: serializers.AccuracyOutputSerializer, 404: NO_BACKTEST, 409: NO_DATA},
     )
     def get(self, request):
-        dataset = _active_dataset()
-        backtest_run = selectors.backtest_latest(dataset=dataset)
+        backtest_run = selectors.backtest_latest(dataset=_active_data().dataset)
         if backtest_run is None:
             raise NotFound(
                 "No backtest of the loaded data yet: an operator can run "
                 "`python manage.py backtest --all`."
             )
-        backtest_run.sorted_results = selectors.backtest_results(backtest_run=backtest_run)
-        return Response(serializers.AccuracyOutputSerializer(backtest_run).data)
+        output = serializers.AccuracyOutputSerializer(
+            backtest_run, context={"results": selectors.backtest_results(backtest_run=backtest_run)}
+        )
+        return Response(output.data)

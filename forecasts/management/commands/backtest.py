@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from forecasts import backtesting, modeling, selectors, services
+from forecasts import rules, selectors, services
 from forecasts.management.commands.forecast import add_model_arguments
 
 
@@ -18,7 +18,7 @@ class Command(BaseCommand):
             action="append",
             default=[],
             metavar="CODE_OR_NAME",
-            help=f"A region to backtest; repeat for several (at most {modeling.MAX_REGIONS}).",
+            help=f"A region to backtest; repeat for several (at most {rules.MAX_REGIONS}).",
         )
         parser.add_argument(
             "--all", action="store_true", help="Every region with data (the default)."
@@ -26,10 +26,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--holdout",
             type=int,
-            default=backtesting.DEFAULT_HOLDOUT,
+            default=rules.DEFAULT_HOLDOUT,
             metavar="YEARS",
-            help=f"Years held out and forecast ({backtesting.HOLDOUT_MIN}–"
-            f"{backtesting.HOLDOUT_MAX}, default {backtesting.DEFAULT_HOLDOUT}).",
+            help=f"Years held out and forecast ({rules.HOLDOUT_MIN}–"
+            f"{rules.HOLDOUT_MAX}, default {rules.DEFAULT_HOLDOUT}).",
         )
         add_model_arguments(parser)
 
@@ -37,13 +37,16 @@ class Command(BaseCommand):
         if all and region:
             raise CommandError("Give --region or --all, not both.", returncode=2)
         try:
-            backtesting.check_holdout(holdout)
-            modeling.check_lags_choice(lags)
-            regions = selectors.regions_for_forecast(identifiers=region) if region else None
+            rules.check_holdout(holdout)
+            lags = rules.parse_lags(lags)
+            data = services.required_data()
+            regions = (
+                selectors.regions_for_forecast(data=data, identifiers=region) if region else None
+            )
             run = services.backtest_run_create(
                 regions=regions, holdout=holdout, method=method, lags=lags
             )
-        except (modeling.ForecastError, selectors.RegionLookupError) as error:
+        except (rules.ForecastError, selectors.RegionLookupError) as error:
             raise CommandError(str(error), returncode=2) from None
         results = selectors.backtest_results(backtest_run=run)
         self.stdout.write(self._table(results, holdout))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from statsmodels.tsa.ar_model import AutoReg
 
-from forecasts import modeling
+from forecasts import rules
 from forecasts.modeling import ForecastError, forecast
 
 
@@ -136,4 +136,4 @@ def test_far_horizon_to_2300_is_finite():
     assert all(
         np.isfinite([point.value, point.lower, point.upper]).all() for point in result.points
     )
-    assert modeling.YEAR_MAX == 2300
+    assert rules.YEAR_MAX == 2300

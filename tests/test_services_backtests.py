@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 from pytest_django.asserts import assertContains
 from rest_framework.test import APIClient
 
-from forecasts import modeling, selectors, services
+from forecasts import modeling, rules, selectors, services
 from forecasts.models import BacktestResult, BacktestRun, Region
 
 pytestmark = pytest.mark.django_db
@@ -47,7 +47,7 @@ def test_backtest_of_every_region_stores_one_result_per_region(small_dataset):
 
     with_data = Region.objects.with_data().count()
     assert run.region_count == with_data == run.results.count()
-    assert run.method == modeling.RECOMMENDED_METHOD and run.lags == modeling.RECOMMENDED_LAGS
+    assert run.method == rules.DEFAULT_METHOD and run.lags == rules.DEFAULT_LAGS
     assert run.dataset == small_dataset and run.holdout == 10
     mapes = sorted(result.mape for result in run.results.all())
     assert run.median_mape == pytest.approx(float(np.median(mapes)))
@@ -60,7 +60,7 @@ def test_backtest_with_auto_lags_stores_no_number_and_the_lags_fitted(small_data
     )
 
     assert run.lags is None and run.lags_choice == "auto"
-    assert modeling.LAGS_MIN <= run.results.get().lags <= modeling.LAGS_MAX
+    assert rules.LAGS_MIN <= run.results.get().lags <= rules.LAGS_MAX
 
 
 def test_backtest_lists_regions_that_cannot_be_backtested(small_dataset):
@@ -176,7 +176,7 @@ def test_run_page_shows_each_regions_latest_backtest_error(client, small_dataset
     newer = services.backtest_run_create(regions=regions[:1], method="levels", lags=1)
     run = services.forecast_run_create(
         regions=regions, start=2030, end=2031, method="levels", lags=1
-    )
+    ).run
 
     response = client.get(run.get_absolute_url())
 
@@ -191,7 +191,7 @@ def test_run_page_ignores_backtests_of_another_model(client, small_dataset):
     services.backtest_run_create(regions=regions, method="levels", lags=2)
     run = services.forecast_run_create(
         regions=regions, start=2030, end=2031, method="levels", lags=1
-    )
+    ).run
 
     response = client.get(run.get_absolute_url())
 
@@ -200,9 +200,7 @@ def test_run_page_ignores_backtests_of_another_model(client, small_dataset):
 
 def test_backtest_leaves_the_forecasts_calibration_table_in_the_cache(small_dataset, monkeypatch):
     services.backtest_run_create(regions=[Region.objects.get(code=900)], lags="auto")
-    monkeypatch.setattr(
-        services.backtesting, "calibrate", lambda *args, **kwargs: pytest.fail("recomputed")
-    )
+    monkeypatch.setattr(modeling, "calibrate", lambda *args, **kwargs: pytest.fail("recomputed"))
 
     [world] = services.forecast_compute(
         regions=[Region.objects.get(code=900)], start=2030, end=2031, lags="auto"

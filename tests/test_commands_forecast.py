@@ -58,7 +58,14 @@ def test_json_lists_regions_with_points(small_dataset):
     )
     data = json.loads(out)
     assert [result["region"]["name"] for result in data["results"]] == ["France", "Holy See"]
-    assert data["params"] == {"from": 2030, "to": 2031, "method": "diff2", "lags": 3, "level": 0.95}
+    assert data["params"] == {
+        "regions": [250, 336],
+        "from": 2030,
+        "to": 2031,
+        "method": "diff2",
+        "lags": 3,
+        "level": 0.95,
+    }
     assert data["results"][1]["points"][0]["value"] == 1000.0
 
 
@@ -114,7 +121,9 @@ def test_region_too_short_for_lags_names_the_region(tmp_path):
 def test_stored_run_does_not_change_after_a_data_refresh(
     small_dataset, small_long_file, small_wide_file
 ):
-    run = services.forecast_run_create(regions=[Region.objects.get(code=900)], start=2030, end=2031)
+    run = services.forecast_run_create(
+        regions=[Region.objects.get(code=900)], start=2030, end=2031
+    ).run
     before = list(run.points.values_list("year", "value", "lower", "upper"))
     services.dataset_import(source=str(small_long_file))
     services.dataset_import(source=str(small_wide_file))

@@ -4,7 +4,8 @@ import pytest
 from pytest_django.asserts import assertContains, assertNotContains
 from rest_framework.test import APIClient
 
-from forecasts import selectors, services
+from forecasts import presenters, selectors, services
+from forecasts.active_data import load_un_projections
 from forecasts.models import Region, YearlyPopulation
 
 pytestmark = pytest.mark.django_db
@@ -26,13 +27,13 @@ def test_forecast_carries_the_un_medium_and_low_high_band(long_dataset):
     [result] = services.forecast_compute(regions=[region], start=2030, end=2032)
 
     assert result.un.band == "UN Low–High variants"
-    row = result.un_rows[0]
+    row = presenters.un_rows(result)[0]
     assert row["year"] == 2030
     assert row["medium"] == _un(1509, "Medium", 2030)
     assert (row["lower"], row["upper"]) == (_un(1509, "Low", 2030), _un(1509, "High", 2030))
     expected = (result.points[0].value - row["medium"]) / row["medium"] * 100
     assert row["difference_percent"] == pytest.approx(expected)
-    assert [row["year"] for row in result.un_rows] == [2030, 2031, 2032]
+    assert [row["year"] for row in presenters.un_rows(result)] == [2030, 2031, 2032]
 
 
 def test_years_of_the_estimates_have_no_un_projection(long_dataset):
@@ -40,7 +41,7 @@ def test_years_of_the_estimates_have_no_un_projection(long_dataset):
 
     [result] = services.forecast_compute(regions=[region], start=2019, end=2023)
 
-    assert [row["year"] for row in result.un_rows] == [2022, 2023]
+    assert [row["year"] for row in presenters.un_rows(result)] == [2022, 2023]
 
 
 def test_the_un_95_percent_interval_is_preferred_to_low_high(long_dataset):
@@ -53,9 +54,7 @@ def test_the_un_95_percent_interval_is_preferred_to_low_high(long_dataset):
     long_dataset.variants = [*long_dataset.variants, "Lower 95 PI", "Upper 95 PI"]
     long_dataset.save()
 
-    projection = selectors.un_projections(
-        dataset=long_dataset, codes=[1509], first_year=2030, last_year=2030
-    )[1509]
+    projection = load_un_projections(long_dataset)[1509].between(2030, 2030)
 
     assert projection.band == "UN 95% prediction interval"
     assert projection.by_year[2030] == (_un(1509, "Medium", 2030), 1, 2)
@@ -63,7 +62,7 @@ def test_the_un_95_percent_interval_is_preferred_to_low_high(long_dataset):
 
 def test_a_dataset_without_projections_shows_none(small_dataset, client):
     regions = selectors.regions_for_forecast(identifiers=["900"])
-    run = services.forecast_run_create(regions=regions, start=2030, end=2031)
+    run = services.forecast_run_create(regions=regions, start=2030, end=2031).run
 
     assert services.forecast_run_results(run)[0].un is None
     assertNotContains(client.get(run.get_absolute_url()), "UN Medium")
@@ -73,13 +72,13 @@ def test_a_dataset_without_projections_shows_none(small_dataset, client):
 
 def test_run_page_shows_the_un_projection_and_difference(long_dataset, client):
     regions = selectors.regions_for_forecast(identifiers=["1509"])
-    run = services.forecast_run_create(regions=regions, start=2030, end=2031)
+    run = services.forecast_run_create(regions=regions, start=2030, end=2031).run
 
     response = client.get(run.get_absolute_url())
 
     assertContains(response, "UN Medium")
     assertContains(response, "UN Low–High variants")
-    row = response.context["results"][0].un_rows[0]
+    row = presenters.un_rows(response.context["results"][0])[0]
     assertContains(response, f"{row['difference_percent']:.2f}%")
 
 

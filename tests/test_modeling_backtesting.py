@@ -1,4 +1,4 @@
-"""Backtests and calibrated intervals: figures checked by hand, then the WPP2019 claims of issue 6.
+"""Backtests and calibrated intervals: figures checked by hand, then the WPP2019 claims.
 
 No database: the real file is read with forecasts.wpp (tests skip when ../shared/data is absent).
 """
@@ -9,17 +9,19 @@ import numpy as np
 import pytest
 from statsmodels.tsa.ar_model import AutoReg
 
-from forecasts import backtesting, modeling
-from forecasts.backtesting import (
+from forecasts import modeling, rules
+from forecasts.modeling import (
     BacktestResult,
     CalibrationTable,
+    Forecast,
+    ForecastError,
+    Point,
     backtest,
     backtest_many,
     calibrate,
-    calibrated_forecast,
+    calibrated,
 )
-from forecasts.modeling import Forecast, ForecastError, Point
-from tests.test_modeling_batch import wpp2019_estimates
+from tests.test_modeling_autoreg import wpp2019_estimates
 
 SMALL_YEARS = list(range(2000, 2016))
 SMALL_VALUES = [
@@ -172,7 +174,7 @@ def test_wpp2019_original_model_reproduces_the_issue_baseline(estimates):
 
 def test_wpp2019_recommended_method_meets_the_accuracy_target(estimates):
     summary = backtest_many(
-        estimates, holdout=10, lags=modeling.RECOMMENDED_LAGS, method=modeling.RECOMMENDED_METHOD
+        estimates, holdout=10, lags=rules.DEFAULT_LAGS, method=rules.DEFAULT_METHOD
     )
     original = backtest_many(estimates, holdout=10, lags=1, method="levels")
     assert summary.median_mape <= 0.6
@@ -186,7 +188,7 @@ def table_with(scores, factors=None, horizon=1):
         origins=[2000],
         scores_by_horizon=[sorted(scores)] * horizon,
         region_factors=factors or {},
-        shrinkage=backtesting.DEFAULT_SHRINKAGE,
+        shrinkage=modeling.calibration.DEFAULT_SHRINKAGE,
     )
 
 
@@ -214,13 +216,13 @@ def test_calibrated_forecast_stretches_each_side_by_multiplier_and_region_factor
             Point(2022, 120.0, 120.0, 120.0, None),
         ],
     )
-    calibrated = calibrated_forecast(model, table, last_year=2020, key="FR")
-    assert calibrated.points[0] == model.points[0]
-    assert calibrated.points[1].value == 110.0
-    assert calibrated.points[1].lower == pytest.approx(110.0 - 2 * 3.0 * 1.5)
-    assert calibrated.points[1].upper == pytest.approx(110.0 + 4 * 3.0 * 1.5)
-    assert (calibrated.points[2].lower, calibrated.points[2].upper) == (120.0, 120.0)
-    unseen = calibrated_forecast(model, table, last_year=2020, key="XX")
+    stretched = calibrated(model, table, last_year=2020, factor=table.factor("FR"))
+    assert stretched.points[0] == model.points[0]
+    assert stretched.points[1].value == 110.0
+    assert stretched.points[1].lower == pytest.approx(110.0 - 2 * 3.0 * 1.5)
+    assert stretched.points[1].upper == pytest.approx(110.0 + 4 * 3.0 * 1.5)
+    assert (stretched.points[2].lower, stretched.points[2].upper) == (120.0, 120.0)
+    unseen = calibrated(model, table, last_year=2020, factor=table.factor("XX"))
     assert unseen.points[1].upper == pytest.approx(110.0 + 4 * 3.0)
 
 
@@ -267,8 +269,8 @@ def test_shrinkage_must_be_positive(shrinkage):
 
 
 def test_default_origins_are_the_21_whose_horizon_is_recorded():
-    assert backtesting.calibration_origins(2020, 10) == range(1990, 2011)
-    assert backtesting.calibration_origins(2010, 5) == range(1985, 2006)
+    assert modeling.calibration_origins(2020, 10) == range(1990, 2011)
+    assert modeling.calibration_origins(2010, 5) == range(1985, 2006)
 
 
 def test_calibrating_from_origins_past_every_history_is_refused():
@@ -278,13 +280,13 @@ def test_calibrating_from_origins_past_every_history_is_refused():
 
 @pytest.mark.parametrize(
     ("method", "lags"),
-    [("levels", 1), (modeling.RECOMMENDED_METHOD, modeling.RECOMMENDED_LAGS)],
+    [("levels", 1), (rules.DEFAULT_METHOD, rules.DEFAULT_LAGS)],
 )
 def test_calibrated_95_intervals_cover_90_to_97_percent_of_2011_to_2020(estimates, method, lags):
     """The table sees only years up to 2010 (forecasts from 1980–2000); it is judged on 2011–2020."""
     table = calibrate(
         cut(estimates, 2010),
-        origins=backtesting.calibration_origins(2010, 10),
+        origins=modeling.calibration_origins(2010, 10),
         horizon=10,
         lags=lags,
         method=method,

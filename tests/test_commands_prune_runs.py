@@ -22,7 +22,7 @@ def runs_by_age(small_dataset):
     france = Region.objects.get(code=250)
     runs = {}
     for age in [100, 31, 29, 0]:
-        run = services.forecast_run_create(regions=[france], start=2019, end=2022)
+        run = services.forecast_run_create(regions=[france], start=2019, end=2022).run
         ForecastRun.objects.filter(pk=run.pk).update(
             created_at=timezone.now() - timedelta(days=age)
         )

@@ -12,7 +12,7 @@ import pytest
 from statsmodels.tsa.ar_model import AutoReg, ar_select_order
 from statsmodels.tsa.arima_process import arma2ma
 
-from forecasts import modeling, wpp
+from forecasts import rules, wpp
 from forecasts.modeling import Forecast, ForecastError, forecast, forecast_many, select_lags
 from tests.conftest import WPP2019_FILE
 
@@ -108,6 +108,7 @@ def test_wpp2019_has_285_regions_with_estimates_from_1950_to_2020(estimates):
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lags", [1, 2, 5])
 @pytest.mark.parametrize(("start", "end"), [(1950, 2035), (2030, 2035)])
 def test_batch_equals_statsmodels_on_every_wpp2019_region(estimates, lags, start, end):
@@ -123,6 +124,7 @@ def test_batch_equals_statsmodels_on_every_wpp2019_region(estimates, lags, start
         )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lags", [1, 2, 5])
 def test_single_forecast_equals_statsmodels_on_every_wpp2019_region(estimates, lags):
     for years, values in estimates.values():
@@ -149,7 +151,7 @@ def test_constant_wpp2019_series_is_flat_with_zero_width_in_the_batch(estimates)
     }
 
 
-@pytest.mark.parametrize("method", list(modeling.METHODS))
+@pytest.mark.parametrize("method", list(rules.METHODS))
 def test_constant_series_is_flat_with_zero_width_for_every_method(method):
     [result] = forecast_many(
         [(range(1990, 2020), [640.0] * 30)], start=1993, end=2040, lags=2, method=method
@@ -159,7 +161,8 @@ def test_constant_series_is_flat_with_zero_width_for_every_method(method):
     } == {(640.0, 640.0, 640.0)}
 
 
-@pytest.mark.parametrize("method", list(modeling.METHODS))
+@pytest.mark.slow
+@pytest.mark.parametrize("method", list(rules.METHODS))
 def test_auto_lags_pick_what_ar_select_order_picks_on_every_wpp2019_region(estimates, method):
     for _, values in estimates.values():
         target = TRANSFORMS[method](values)
@@ -211,7 +214,7 @@ def test_failed_series_hold_their_error_in_place_and_the_others_succeed():
     [
         ({"start": 2040, "end": 2030}, "must not be after"),
         ({"lags": 11}, "Lags must be a whole number from 1 to 10"),
-        ({"lags": "often"}, 'Lags must be "auto" or a whole number'),
+        ({"lags": "often"}, 'Lags must be a whole number from 1 to 10, or "auto"; got'),
         ({"level": 1.0}, "between 0 and 1"),
         (
             {"method": "spline"},
@@ -334,9 +337,9 @@ def test_differenced_methods_need_their_differences_on_top_of_lags_plus_two():
 
 
 def test_recommended_settings_are_valid_choices():
-    assert modeling.RECOMMENDED_METHOD in modeling.METHODS
-    modeling.check_lags_choice(modeling.RECOMMENDED_LAGS)
-    assert modeling.ORIGINAL_METHOD == "levels" and modeling.DEFAULT_LAGS == 1
+    assert rules.DEFAULT_METHOD in rules.METHODS
+    rules.check_lags(rules.DEFAULT_LAGS)
+    assert rules.ORIGINAL_METHOD == "levels" and rules.ORIGINAL_LAGS == 1
 
 
 def test_too_few_years_to_estimate_every_coefficient_is_refused_not_fitted_exactly():

@@ -1,0 +1,38 @@
+"""The use cases every front door shares, one module per subject: datasets (imports), forecasts
+(compute, store, read back, re-run, prune) and backtests. Views, API views, admin actions and
+commands parse their input, then call one of these."""
+
+from .backtests import backtest_run_create
+from .datasets import DatasetImportError, ImportBusyError, dataset_import, dataset_import_upload
+from .forecasts import (
+    RegionForecast,
+    RegionsMissingError,
+    StoredRun,
+    forecast_compute,
+    forecast_document,
+    forecast_run_create,
+    forecast_run_rerun,
+    forecast_run_results,
+    forecast_runs_prune,
+    region_outlook,
+    required_data,
+)
+
+__all__ = [
+    "DatasetImportError",
+    "ImportBusyError",
+    "RegionForecast",
+    "RegionsMissingError",
+    "StoredRun",
+    "backtest_run_create",
+    "dataset_import",
+    "dataset_import_upload",
+    "forecast_compute",
+    "forecast_document",
+    "forecast_run_create",
+    "forecast_run_rerun",
+    "forecast_run_results",
+    "forecast_runs_prune",
+    "region_outlook",
+    "required_data",
+]

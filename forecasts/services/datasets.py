@@ -1,0 +1,190 @@
+"""Import a WPP file (a path, a URL or an upload) and make it the active dataset."""
+
+import hashlib
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from django.conf import settings
+from django.db import DataError, IntegrityError, OperationalError, connection, transaction
+from django.utils import timezone
+
+from forecasts import active_data, ingest, wpp
+from forecasts.models import Dataset
+
+IMPORT_LOCK_ID = 4_242_2019
+
+
+class DatasetImportError(Exception):
+    """An import failed; nothing changed. The message is meant for the person who asked."""
+
+    def __init__(self, message, *, dataset=None):
+        super().__init__(message)
+        self.dataset = dataset
+
+
+class ImportBusyError(DatasetImportError):
+    """Another import holds the lock."""
+
+
+def dataset_import(
+    *,
+    source: str,
+    last_estimate_year: int | None = None,
+    progress_start: Callable[[int], None] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Dataset:
+    """Import a WPP file (local path or http(s) URL) and make it the active dataset.
+
+    The data is replaced in one transaction: on any error the previous data stays whole, the
+    attempt is recorded as a failed Dataset, and DatasetImportError says what was wrong.
+    ``progress_start`` receives the file's size in bytes, ``progress`` the bytes read so far.
+    """
+    dataset = Dataset.objects.create(source=str(source)[:1000])
+    started = time.perf_counter()
+    try:
+        path = _local_file(source)
+        dataset.checksum = _sha256(path)
+        reader = wpp.read(path, last_estimate_year=last_estimate_year)
+        dataset.edition, dataset.file_format = reader.edition, reader.file_format
+        dataset.last_estimate_year = reader.last_estimate_year
+        if progress_start:
+            progress_start(reader.total_bytes)
+        with transaction.atomic():
+            _take_import_lock()
+            _mark_interrupted_imports(exclude=dataset)
+            counts = ingest.replace_data(reader, progress=progress)
+            Dataset.objects.filter(is_active=True).update(is_active=False)
+            _record_success(dataset, counts, seconds=time.perf_counter() - started)
+        active_data.forget()
+    except (
+        wpp.WppFormatError,
+        ImportBusyError,
+        IntegrityError,
+        DataError,
+        OperationalError,
+    ) as error:
+        failure = _import_failure(error)
+        dataset.status = Dataset.Status.FAILED
+        dataset.error = str(failure)
+        dataset.finished_at = timezone.now()
+        dataset.duration_seconds = time.perf_counter() - started
+        dataset.save()
+        failure.dataset = dataset
+        raise failure from error
+    return dataset
+
+
+def _local_file(source) -> Path:
+    text = str(source)
+    if text.startswith(("http://", "https://")):
+        return wpp.download(text, settings.WPP_CACHE_DIR)
+    if "://" in text:
+        raise wpp.WppFormatError(
+            f"Unsupported source {text!r}: give a file path or an http(s) URL."
+        )
+    return Path(text)
+
+
+def _sha256(path: Path) -> str:
+    if not path.is_file():
+        raise wpp.WppFormatError(f"No such file: {path}")
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _take_import_lock():
+    """One import at a time. PostgreSQL: an advisory lock; SQLite: its single writer lock."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [IMPORT_LOCK_ID])
+            if not cursor.fetchone()[0]:
+                raise ImportBusyError(_BUSY_MESSAGE)
+
+
+_BUSY_MESSAGE = "Another import is running; nothing was changed. Try again when it has finished."
+
+
+def _mark_interrupted_imports(*, exclude: Dataset):
+    """Imports still 'running' while we hold the import lock were killed before they finished."""
+    Dataset.objects.filter(status=Dataset.Status.RUNNING).exclude(pk=exclude.pk).update(
+        status=Dataset.Status.FAILED,
+        error="Interrupted before it finished (the process stopped); nothing was changed.",
+    )
+
+
+def _record_success(dataset, counts: ingest.LoadCounts, *, seconds):
+    dataset.region_count = counts.regions
+    dataset.value_count = counts.values
+    dataset.first_year, dataset.last_year = counts.first_year, counts.last_year
+    dataset.variants = counts.variants
+    dataset.status = Dataset.Status.SUCCEEDED
+    dataset.is_active = True
+    dataset.finished_at = timezone.now()
+    dataset.duration_seconds = seconds
+    dataset.save()
+
+
+def _import_failure(error) -> DatasetImportError:
+    """The DatasetImportError to show for what went wrong during an import."""
+    if isinstance(error, ImportBusyError):
+        return error
+    if isinstance(error, wpp.WppFormatError):
+        return DatasetImportError(str(error))
+    if isinstance(error, OperationalError) and "locked" in str(error):
+        return ImportBusyError(_BUSY_MESSAGE)
+    detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return DatasetImportError(f"The data breaks a database rule; nothing was changed ({detail}).")
+
+
+def dataset_import_upload(*, upload, last_estimate_year: int | None = None) -> Dataset:
+    """Import an uploaded WPP file (a Django UploadedFile) as dataset_import imports a path.
+
+    The file is placed under its own name in a temporary folder, because the edition is read from
+    the name (WPP2024_...); the folder is removed afterwards. The Dataset's source records
+    "upload: <name>", for a failed attempt too. Raises DatasetImportError as dataset_import does.
+    """
+    name = _upload_file_name(upload.name)
+    label = f"upload: {name}"[:1000]
+    with tempfile.TemporaryDirectory(
+        prefix="wpp-upload-", dir=settings.FILE_UPLOAD_TEMP_DIR
+    ) as folder:
+        path = Path(folder) / name
+        _place_upload(upload, path)
+        try:
+            dataset = dataset_import(source=str(path), last_estimate_year=last_estimate_year)
+        except DatasetImportError as error:
+            if error.dataset is not None:
+                _label_source(error.dataset, label)
+            raise
+    _label_source(dataset, label)
+    return dataset
+
+
+def _upload_file_name(name: str) -> str:
+    """The upload's own file name, reduced to characters that are safe in a path."""
+    safe = "".join(char if char.isalnum() or char in "._-" else "_" for char in Path(name).name)
+    return safe.lstrip(".") or "upload.csv"
+
+
+def _place_upload(upload, path: Path) -> None:
+    """Put the upload at ``path``: a hard link to Django's temporary file if it has one, else a copy."""
+    temporary_file_path = getattr(upload, "temporary_file_path", None)
+    if temporary_file_path is not None:
+        try:
+            path.hardlink_to(temporary_file_path())
+            return
+        except OSError:
+            pass  # another filesystem, or links not allowed: copy instead
+    with path.open("wb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+
+
+def _label_source(dataset: Dataset, label: str) -> None:
+    dataset.source = label
+    dataset.save(update_fields=["source"])
