@@ -33,7 +33,20 @@ admin.site.site_title = "Population forecasts admin"
 admin.site.index_title = "Data, import history and forecast runs"
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class RefuseNulLookupsMixin:
+    """Changelist filters with a NUL character (``?variant=%00``) are a 400, not a 500.
+
+    PostgreSQL cannot take a NUL in a query parameter; a refused lookup is Django's
+    SuspiciousOperation, which answers 400.
+    """
+
+    def lookup_allowed(self, lookup, value, request=None):
+        if "\x00" in str(lookup) or "\x00" in str(value):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
+
+class ReadOnlyAdmin(RefuseNulLookupsMixin, admin.ModelAdmin):
     """Shows rows and never edits them: they come from the imported files."""
 
     def has_add_permission(self, request):
@@ -335,7 +348,7 @@ class YearlyPopulationAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ForecastRun)
-class ForecastRunAdmin(admin.ModelAdmin):
+class ForecastRunAdmin(RefuseNulLookupsMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "region_names",

@@ -13,12 +13,17 @@ A reader streams the file in chunks, so memory does not grow with the file, and 
 WppFormatError naming the line and column of the first problem it meets.
 """
 
+import codecs
 import gzip
 import hashlib
+import http.client
 import io
+import ipaddress
 import re
-import shutil
+import socket
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import warnings
 import zlib
@@ -49,6 +54,19 @@ WIDE_REQUIRED = ["Variant", WIDE_NAME, "Country code", "Type", "Parent code"]
 RECORD_COLUMNS = ["region_code", "variant", "year", "persons"]
 HEADING_KINDS = {"Label/Separator"}
 CHUNK_ROWS = 100_000
+# Memory bounds: a chunk holds at most CHUNK_CELLS cells and CHUNK_BYTES of text (at the longest
+# line allowed), whatever the file, so a hostile file cannot make one chunk huge.
+CHUNK_CELLS = 2_000_000
+CHUNK_BYTES = 256 << 20
+MAX_COLUMNS = 120
+# The longest line accepted, per format: real long rows are under 200 bytes, wide rows under 1 KB.
+MAX_LINE_BYTES = {LONG: 2048, WIDE: 16384}
+HEADER_MAX_BYTES = 1 << 16
+READ_BLOCK = 1 << 20
+DEFAULT_MAX_UNCOMPRESSED_BYTES = 1 << 30
+DEFAULT_DOWNLOAD_MAX_BYTES = 1 << 30
+DEFAULT_DOWNLOAD_TIMEOUT_SECONDS = 600
+DOWNLOAD_BLOCK = 1 << 16
 
 
 class WppFormatError(ValueError):
@@ -98,6 +116,15 @@ class WppReader:
     encoding: str
     locations: dict[int, Location] = field(default_factory=dict)
     bytes_read: int = 0
+    max_uncompressed_bytes: int = DEFAULT_MAX_UNCOMPRESSED_BYTES
+
+    def open(self):
+        """The file's bytes, unzipped, bounded by the size limit and the format's line length."""
+        return _open_binary(
+            self.path,
+            max_bytes=self.max_uncompressed_bytes,
+            max_line_bytes=MAX_LINE_BYTES[self.file_format],
+        )
 
     @property
     def total_bytes(self):
@@ -114,8 +141,14 @@ class WppReader:
         _check_parents(self.locations)
 
 
-def read(path, *, last_estimate_year=None) -> WppReader:
-    """Open a WPP file, detect its format from the header, and return a reader for it."""
+def read(
+    path, *, last_estimate_year=None, max_uncompressed_bytes=DEFAULT_MAX_UNCOMPRESSED_BYTES
+) -> WppReader:
+    """Open a WPP file, detect its format from the header, and return a reader for it.
+
+    ``max_uncompressed_bytes`` bounds what the file may expand to (a small .gz can hold terabytes);
+    every read checks it while streaming, so a gzip bomb fails early instead of filling memory.
+    """
     path = Path(path)
     if not path.is_file():
         raise WppFormatError(f"No such file: {path}")
@@ -125,8 +158,6 @@ def read(path, *, last_estimate_year=None) -> WppReader:
         raise WppFormatError(f"The last estimate year must be from {YEAR_MIN} to {YEAR_MAX}.")
     header, encoding = _read_header(path)
     file_format = _detect_format(header)
-    if file_format == WIDE:
-        encoding = _wide_encoding(path)
     reader = WppReader(
         path=path,
         file_format=file_format,
@@ -134,7 +165,11 @@ def read(path, *, last_estimate_year=None) -> WppReader:
         last_estimate_year=last_estimate_year,
         header=header,
         encoding=encoding,
+        max_uncompressed_bytes=max_uncompressed_bytes,
     )
+    if file_format == WIDE:
+        with _translated_read_errors(None):
+            reader.encoding = _wide_encoding(reader)
     if file_format == LONG and last_estimate_year is None:
         with _translated_read_errors(reader):
             reader.last_estimate_year = _detect_last_estimate_year(reader)
@@ -142,39 +177,250 @@ def read(path, *, last_estimate_year=None) -> WppReader:
     return reader
 
 
-def download(url: str, folder: Path, *, timeout=60) -> Path:
+def download(
+    url: str,
+    folder: Path,
+    *,
+    timeout=60,
+    max_bytes=DEFAULT_DOWNLOAD_MAX_BYTES,
+    deadline_seconds=DEFAULT_DOWNLOAD_TIMEOUT_SECONDS,
+    allow_private=False,
+) -> Path:
     """Download ``url`` into ``folder`` and return the file's path.
 
     Every call downloads afresh (a refresh must see the current file); the copy is kept under a
     folder named for the URL, with the URL's file name so the edition can be read from it.
-    Raises WppFormatError with advice when the network cannot be reached.
+    The URL comes from an operator's form, so the download is bounded: at most ``max_bytes``,
+    within ``deadline_seconds`` overall (``timeout`` is per socket read), only http(s) (redirects
+    included), and never to a loopback, private or otherwise internal address unless
+    ``allow_private``. A reply cut short fails. Any failure removes the partial file and raises
+    WppFormatError saying why, with advice when the network cannot be reached.
     """
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", url.rsplit("/", 1)[-1]) or "wpp.csv"
-    target = Path(folder) / hashlib.sha256(url.encode()).hexdigest()[:16] / name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(target.suffix + ".part")
+    partial = None
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, partial.open("wb") as out:
-            shutil.copyfileobj(response, out, length=1 << 20)
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        partial.unlink(missing_ok=True)
-        reason = getattr(error, "reason", error)
+        target = _download_target(url, folder)
+        partial = target.with_name(target.name + ".part")
+        _check_url(url, allow_private=allow_private)
+        opener = urllib.request.build_opener(_CheckedRedirects(allow_private=allow_private))
+        with opener.open(url, timeout=timeout) as response, partial.open("wb") as out:
+            _copy_response(
+                response,
+                out,
+                url=url,
+                max_bytes=max_bytes,
+                deadline=time.monotonic() + deadline_seconds,
+                deadline_seconds=deadline_seconds,
+            )
+        partial.replace(target)
+        partial = None
+    except WppFormatError:
+        raise
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
         raise WppFormatError(
-            f"Could not download {url} ({reason}). Without network access, pass a local WPP file "
-            "instead: python manage.py import_wpp PATH"
+            f"Could not download {url} ({_reason(error)}). Without network access, pass a local "
+            "WPP file instead: python manage.py import_wpp PATH"
         ) from None
-    partial.replace(target)
+    finally:
+        if partial is not None:
+            partial.unlink(missing_ok=True)
     return target
 
 
-def _open_binary(path: Path):
-    """Open a file for reading bytes, unzipping it when it starts with the gzip magic number."""
+def _download_target(url: str, folder: Path) -> Path:
+    """Where ``url`` is kept: its path's file name (never ``..`` or empty) in a folder per URL."""
+    name = urllib.parse.unquote(urllib.parse.urlsplit(url).path).rsplit("/", 1)[-1]
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", name).lstrip(".")[-200:] or "wpp.csv"
+    target = Path(folder) / hashlib.sha256(url.encode()).hexdigest()[:16] / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def _reason(error) -> str:
+    """A short reason for a failed download (a hostile server's garbage is cut to 200 characters)."""
+    reason = getattr(error, "reason", None) or error
+    if isinstance(error, http.client.HTTPException):
+        reason = f"{type(error).__name__}: {error}"
+    return str(reason)[:200]
+
+
+def _check_url(url: str, *, allow_private: bool, redirected_from: str | None = None) -> None:
+    """Refuse anything but http(s), and hosts that resolve to an internal address.
+
+    An operator's URL must not reach the server's own network (loopback, private ranges, cloud
+    metadata at link-local addresses); every address the name resolves to is checked.
+    """
+    parts = urllib.parse.urlsplit(url)
+    via = f" (redirected from {redirected_from})" if redirected_from else ""
+    if parts.scheme not in ("http", "https"):
+        raise WppFormatError(f"Refusing to download {url}{via}: only http and https are allowed.")
+    if not parts.hostname:
+        raise WppFormatError(f"Could not download {url}: the address has no host name.")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    if allow_private:
+        return
+    for *_, sockaddr in socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM):
+        address = ipaddress.ip_address(sockaddr[0].split("%")[0])
+        if _is_internal(address):
+            raise WppFormatError(
+                f"Refusing to download {url}{via}: {parts.hostname} is an internal address "
+                f"({address}: loopback, private, link-local, multicast, reserved or unspecified). "
+                "Set WPP_DOWNLOAD_ALLOW_PRIVATE=1 to allow it."
+            )
+
+
+def _is_internal(address) -> bool:
+    if getattr(address, "ipv4_mapped", None):
+        address = address.ipv4_mapped
+    return (
+        address.is_loopback
+        or address.is_private
+        or address.is_link_local
+        or address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+        or not address.is_global
+    )
+
+
+class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow a redirect only to http(s) on an allowed host (urllib would follow ftp:// too)."""
+
+    def __init__(self, *, allow_private: bool):
+        super().__init__()
+        self.allow_private = allow_private
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        _check_url(newurl, allow_private=self.allow_private, redirected_from=req.full_url)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _copy_response(response, out, *, url, max_bytes, deadline, deadline_seconds) -> None:
+    """Copy the body in small reads, checking the size cap and the deadline between reads.
+
+    ``read1`` returns whatever arrived, so a server dripping a byte at a time still meets the
+    deadline check. A body shorter than its Content-Length was cut off: http.client returns it
+    without complaint, so the bytes are counted here.
+    """
+    expected = _content_length(response)
+    if expected is not None and expected > max_bytes:
+        raise WppFormatError(_too_large(url, max_bytes))
+    received = 0
+    while block := response.read1(DOWNLOAD_BLOCK):
+        received += len(block)
+        if received > max_bytes:
+            raise WppFormatError(_too_large(url, max_bytes))
+        if time.monotonic() > deadline:
+            raise WppFormatError(
+                f"The download of {url} took more than {deadline_seconds} seconds; the limit is "
+                "WPP_DOWNLOAD_TIMEOUT_SECONDS."
+            )
+        out.write(block)
+    if expected is not None and received != expected:
+        raise WppFormatError(
+            f"The download of {url} was cut off: received {received:,} of {expected:,} bytes. "
+            "Nothing was changed; try again."
+        )
+
+
+def _content_length(response) -> int | None:
+    value = response.headers.get("Content-Length")
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _too_large(url, max_bytes) -> str:
+    return (
+        f"The download of {url} is larger than {max_bytes:,} bytes; the limit is "
+        "WPP_DOWNLOAD_MAX_BYTES."
+    )
+
+
+def _open_binary(path: Path, *, max_bytes=None, max_line_bytes=None):
+    """Open a file for reading bytes, unzipping it when it starts with the gzip magic number.
+
+    Returns (stream, raw file). With ``max_bytes`` the stream is a _BoundedStream, which fails
+    past that many (unzipped) bytes or at a line longer than ``max_line_bytes``.
+    """
     raw = path.open("rb")
-    if raw.read(2) == b"\x1f\x8b":
-        raw.seek(0)
-        return gzip.GzipFile(fileobj=raw, mode="rb"), raw
+    compressed = raw.read(2) == b"\x1f\x8b"
     raw.seek(0)
-    return raw, raw
+    stream = gzip.GzipFile(fileobj=raw, mode="rb") if compressed else raw
+    if max_bytes is not None:
+        stream = _BoundedStream(
+            stream, max_bytes=max_bytes, max_line_bytes=max_line_bytes, compressed=compressed
+        )
+    return stream, raw
+
+
+class _BoundedStream(io.BufferedIOBase):
+    """A read-only byte stream that raises WppFormatError past a size or at an over-long line.
+
+    A few MB of gzip can expand to terabytes, and a single endless line would be held whole by
+    anything that reads by lines (pandas' tokenizer included); checking while streaming keeps
+    memory bounded whatever the file. It also notes whether a NUL byte went by.
+    """
+
+    def __init__(self, inner, *, max_bytes, max_line_bytes, compressed):
+        super().__init__()
+        self.inner = inner
+        self.max_bytes = max_bytes
+        self.max_line_bytes = max_line_bytes
+        self.compressed = compressed
+        self.total = 0
+        self.lines = 0
+        self.run = 0
+        self.saw_nul = False
+
+    def readable(self):
+        return True
+
+    def read(self, size=-1):
+        if size is None or size < 0:
+            raise io.UnsupportedOperation("read the bounded stream in blocks")
+        return self._count(self.inner.read(min(size, READ_BLOCK)))
+
+    read1 = read
+
+    def readline(self, size=-1):
+        if size is None or size < 0:
+            size = READ_BLOCK
+        return self._count(self.inner.readline(size))
+
+    def _count(self, data: bytes) -> bytes:
+        self.total += len(data)
+        if self.total > self.max_bytes:
+            raise WppFormatError(
+                f"The file {'expands' if self.compressed else 'is'} to more than "
+                f"{self.max_bytes:,} bytes; the limit is WPP_MAX_UNCOMPRESSED_BYTES "
+                f"({self.max_bytes:,} bytes)."
+            )
+        if self.max_line_bytes is not None:
+            self._check_lines(data)
+        self.saw_nul = self.saw_nul or b"\x00" in data
+        return data
+
+    def _check_lines(self, data: bytes) -> None:
+        ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+        if len(ends):
+            lengths = np.diff(ends, prepend=-1) - 1
+            lengths[0] += self.run
+            too_long = np.flatnonzero(lengths > self.max_line_bytes)
+            if len(too_long):
+                self._too_long(self.lines + int(too_long[0]) + 1)
+            self.lines += len(ends)
+            self.run = len(data) - int(ends[-1]) - 1
+        else:
+            self.run += len(data)
+        if self.run > self.max_line_bytes:
+            self._too_long(self.lines + 1)
+
+    def _too_long(self, line):
+        raise WppFormatError(
+            f"The line is longer than {self.max_line_bytes:,} bytes; WPP rows are far shorter.",
+            line=line,
+        )
 
 
 def _read_header(path: Path) -> tuple[list[str], str]:
@@ -182,24 +428,30 @@ def _read_header(path: Path) -> tuple[list[str], str]:
     with _translated_read_errors(None):
         stream, raw = _open_binary(path)
         with raw, stream:
-            first_line = stream.readline(1 << 16)
+            first_line = stream.readline(HEADER_MAX_BYTES)
         encoding = "utf-8-sig" if first_line.startswith(b"\xef\xbb\xbf") else "utf-8"
         text = first_line.decode(encoding, errors="replace").strip()
         if not text:
             raise WppFormatError("The first line is empty; expected a header.", line=1)
         rows = pd.read_csv(io.StringIO(text), header=None, dtype=str, keep_default_na=False)
+    if rows.shape[1] > MAX_COLUMNS:
+        raise WppFormatError(
+            f"The header has {rows.shape[1]} columns; a WPP file has at most {MAX_COLUMNS}.",
+            line=1,
+        )
     return [str(name).strip() for name in rows.iloc[0].tolist()], encoding
 
 
-def _wide_encoding(path: Path) -> str:
-    """WPP2019 exports are latin-1; a re-saved copy may be UTF-8. Wide files are small: try both."""
-    stream, raw = _open_binary(path)
+def _wide_encoding(reader: WppReader) -> str:
+    """WPP2019 exports are latin-1; a re-saved copy may be UTF-8: decode block by block to tell."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="strict")
+    stream, raw = reader.open()
     with raw, stream:
-        content = stream.read()
-    try:
-        content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return "latin-1"
+        while block := stream.read(READ_BLOCK):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError:
+                return "latin-1"
     return "utf-8-sig"
 
 
@@ -250,15 +502,16 @@ def _csv_chunks(reader: WppReader, columns: list[str], *, strict=True, chunksize
     rather than a shifted row (pandas' usecols would drop the extra fields silently). A light pass
     that only looks at a few columns may skip that.
     """
-    stream, raw = _open_binary(reader.path)
+    stream, raw = reader.open()
     with raw, stream:
         text = io.TextIOWrapper(stream, encoding=reader.encoding, errors="strict", newline="")
+        text._CHUNK_SIZE = 1 << 18  # fewer, larger reads of the bounded stream
         chunks = pd.read_csv(
             text,
             dtype=str,
             keep_default_na=False,
             index_col=False,
-            chunksize=chunksize,
+            chunksize=min(chunksize, _chunk_rows(reader)),
             usecols=None if strict else columns,
         )
         next_line = 2
@@ -266,8 +519,28 @@ def _csv_chunks(reader: WppReader, columns: list[str], *, strict=True, chunksize
             warnings.simplefilter("error", category=pd.errors.ParserWarning)
             for frame in chunks:
                 reader.bytes_read = raw.tell()
+                if stream.saw_nul:
+                    _check_no_nul(frame, next_line)
                 yield next_line, frame[columns].fillna("").reset_index(drop=True)
                 next_line += len(frame)
+
+
+def _chunk_rows(reader: WppReader) -> int:
+    """Rows per chunk such that a chunk stays within CHUNK_CELLS cells and CHUNK_BYTES of text."""
+    longest = MAX_LINE_BYTES[reader.file_format]
+    return max(1, min(CHUNK_ROWS, CHUNK_CELLS // len(reader.header), CHUNK_BYTES // longest))
+
+
+def _check_no_nul(frame: pd.DataFrame, first_line: int) -> None:
+    """A NUL character is in no real WPP text, and PostgreSQL cannot store one: name where it is."""
+    for column in frame.columns:
+        bad = frame[column].fillna("").str.contains("\x00", regex=False)
+        if bad.any():
+            raise WppFormatError(
+                "a NUL character (byte 0) is not allowed in a WPP file.",
+                line=_first_bad(bad, first_line),
+                column=str(column),
+            )
 
 
 def _detect_last_estimate_year(reader: WppReader) -> int:
@@ -548,11 +821,18 @@ class _translated_read_errors:
 
 
 def _first_undecodable_line(reader: WppReader) -> int | None:
+    """The line of the first byte that does not decode, found block by block (a line may be
+    endless), within the size limit."""
+    decoder = codecs.getincrementaldecoder(reader.encoding)(errors="strict")
     stream, raw = _open_binary(reader.path)
+    lines, total = 0, 0
     with raw, stream:
-        for number, line in enumerate(stream, start=1):
+        while total < reader.max_uncompressed_bytes and (block := stream.read(READ_BLOCK)):
+            total += len(block)
+            pending = len(decoder.getstate()[0])
             try:
-                line.decode(reader.encoding)
-            except UnicodeDecodeError:
-                return number
+                decoder.decode(block)
+            except UnicodeDecodeError as error:
+                return lines + block.count(b"\n", 0, max(0, error.start - pending)) + 1
+            lines += block.count(b"\n")
     return None

@@ -168,6 +168,13 @@ WPP_DEFAULT_URL = os.environ.get(
 # --- Admin data refresh -------------------------------------------------------------------------
 # The largest WPP file the admin's refresh page accepts, in bytes (default 300 MB).
 WPP_UPLOAD_MAX_BYTES = env_int("WPP_UPLOAD_MAX_BYTES", 300 * 1024 * 1024)
+# What a WPP file may expand to once unzipped (WPP2024 is ~250 MB): a .gz past it is refused.
+WPP_MAX_UNCOMPRESSED_BYTES = env_int("WPP_MAX_UNCOMPRESSED_BYTES", 1024 * 1024 * 1024)
+# Refresh by URL: the largest download, its overall deadline, and whether loopback and private
+# network addresses may be downloaded from (off: an operator's URL must not reach internal hosts).
+WPP_DOWNLOAD_MAX_BYTES = env_int("WPP_DOWNLOAD_MAX_BYTES", 1024 * 1024 * 1024)
+WPP_DOWNLOAD_TIMEOUT_SECONDS = env_int("WPP_DOWNLOAD_TIMEOUT_SECONDS", 600)
+WPP_DOWNLOAD_ALLOW_PRIVATE = env_bool("WPP_DOWNLOAD_ALLOW_PRIVATE")
 # Uploads larger than this stream to a temporary file instead of memory (Django's default, 2.5 MB).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 

@@ -346,7 +346,7 @@ def fixtures_server(small_long_file):
 @pytest.mark.django_db
 def test_refresh_from_a_url_imports_the_file(staff_client, fixtures_server, tmp_path):
     url = f"{fixtures_server}/wpp2022_small.csv"
-    with override_settings(WPP_CACHE_DIR=tmp_path):
+    with override_settings(WPP_CACHE_DIR=tmp_path, WPP_DOWNLOAD_ALLOW_PRIVATE=True):
         response = staff_client.post(REFRESH_URL, {"url": url})
     dataset = Dataset.objects.get()
     assert response.url == reverse("admin:forecasts_dataset_refresh_result", args=[dataset.pk])
@@ -360,7 +360,7 @@ def test_refresh_from_an_unreachable_url_says_so_and_changes_nothing(
 ):
     before = data_snapshot()
     url = f"http://127.0.0.1:{closed_port()}/WPP2024_TotalPopulationBySex.csv.gz"
-    with override_settings(WPP_CACHE_DIR=tmp_path):
+    with override_settings(WPP_CACHE_DIR=tmp_path, WPP_DOWNLOAD_ALLOW_PRIVATE=True):
         response = staff_client.post(REFRESH_URL, {"url": url})
     assert response.status_code == 400
     assert f"Could not download {url}" in response.content.decode()

@@ -194,6 +194,7 @@ def test_import_command_if_empty_skips_when_data_is_loaded(small_dataset, small_
 def test_import_command_without_network_says_how_to_pass_a_file(settings, tmp_path):
     settings.WPP_DEFAULT_URL = "http://127.0.0.1:9/WPP2024_TotalPopulationBySex.csv.gz"
     settings.WPP_CACHE_DIR = tmp_path
+    settings.WPP_DOWNLOAD_ALLOW_PRIVATE = True
     with pytest.raises(CommandError, match="pass a local WPP file instead"):
         call_command("import_wpp", verbosity=0)
 

@@ -200,5 +200,5 @@ def test_wide_file_with_text_in_a_year_column_names_it(tmp_path, small_wide_file
 
 def test_download_without_network_says_how_to_pass_a_file(tmp_path):
     with pytest.raises(wpp.WppFormatError, match="pass a local WPP file"):
-        wpp.download("http://127.0.0.1:9/WPP2024.csv.gz", tmp_path, timeout=2)
+        wpp.download("http://127.0.0.1:9/WPP2024.csv.gz", tmp_path, timeout=2, allow_private=True)
     assert not [path for path in tmp_path.rglob("*") if path.is_file()]

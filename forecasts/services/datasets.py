@@ -14,6 +14,10 @@ from forecasts import active_data, ingest, wpp
 from forecasts.models import Dataset
 
 IMPORT_LOCK_ID = 4_242_2019
+# PostgreSQL advisory locks (namespace, Dataset id): held by each running import's session, so
+# another process can tell a live import from one whose process stopped.
+RUNNING_LOCK_NAMESPACE = 4242
+MAX_FILE_NAME_BYTES = 255
 
 
 class DatasetImportError(Exception):
@@ -41,23 +45,10 @@ def dataset_import(
     attempt is recorded as a failed Dataset, and DatasetImportError says what was wrong.
     ``progress_start`` receives the file's size in bytes, ``progress`` the bytes read so far.
     """
-    dataset = Dataset.objects.create(source=str(source)[:1000])
+    dataset = _start_import(source)
     started = time.perf_counter()
     try:
-        path = _local_file(source)
-        dataset.checksum = _sha256(path)
-        reader = wpp.read(path, last_estimate_year=last_estimate_year)
-        dataset.edition, dataset.file_format = reader.edition, reader.file_format
-        dataset.last_estimate_year = reader.last_estimate_year
-        if progress_start:
-            progress_start(reader.total_bytes)
-        with transaction.atomic():
-            _take_import_lock()
-            _mark_interrupted_imports(exclude=dataset)
-            counts = ingest.replace_data(reader, progress=progress)
-            Dataset.objects.filter(is_active=True).update(is_active=False)
-            _record_success(dataset, counts, seconds=time.perf_counter() - started)
-        active_data.forget()
+        _run_import(dataset, source, last_estimate_year, progress_start, progress, started)
     except (
         wpp.WppFormatError,
         ImportBusyError,
@@ -73,13 +64,67 @@ def dataset_import(
         dataset.save()
         failure.dataset = dataset
         raise failure from error
+    finally:
+        _release_running_lock(dataset)
     return dataset
+
+
+def _run_import(dataset, source, last_estimate_year, progress_start, progress, started):
+    """Fetch, read and load the file into ``dataset``'s import; raises what dataset_import maps."""
+    path = _local_file(source)
+    dataset.checksum = _sha256(path)
+    reader = wpp.read(
+        path,
+        last_estimate_year=last_estimate_year,
+        max_uncompressed_bytes=settings.WPP_MAX_UNCOMPRESSED_BYTES,
+    )
+    dataset.edition, dataset.file_format = reader.edition, reader.file_format
+    dataset.last_estimate_year = reader.last_estimate_year
+    if progress_start:
+        progress_start(reader.total_bytes)
+    with transaction.atomic():
+        _take_import_lock()
+        _mark_interrupted_imports(exclude=dataset)
+        counts = ingest.replace_data(reader, progress=progress)
+        Dataset.objects.filter(is_active=True).update(is_active=False)
+        _record_success(dataset, counts, seconds=time.perf_counter() - started)
+    active_data.forget()
+
+
+def _start_import(source) -> Dataset:
+    """The import's 'running' row, created with its liveness lock held (PostgreSQL).
+
+    Row and lock come in one transaction, so no other import ever sees the row without the lock
+    and mistakes it for one whose process stopped.
+    """
+    with transaction.atomic():
+        dataset = Dataset.objects.create(source=str(source)[:1000])
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_advisory_lock(%s, %s)", [RUNNING_LOCK_NAMESPACE, dataset.pk]
+                )
+    return dataset
+
+
+def _release_running_lock(dataset: Dataset) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_unlock(%s, %s)", [RUNNING_LOCK_NAMESPACE, dataset.pk]
+            )
 
 
 def _local_file(source) -> Path:
     text = str(source)
     if text.startswith(("http://", "https://")):
-        return wpp.download(text, settings.WPP_CACHE_DIR)
+        return wpp.download(
+            text,
+            settings.WPP_CACHE_DIR,
+            max_bytes=settings.WPP_DOWNLOAD_MAX_BYTES,
+            deadline_seconds=settings.WPP_DOWNLOAD_TIMEOUT_SECONDS,
+            allow_private=settings.WPP_DOWNLOAD_ALLOW_PRIVATE,
+        )
     if "://" in text:
         raise wpp.WppFormatError(
             f"Unsupported source {text!r}: give a file path or an http(s) URL."
@@ -110,11 +155,32 @@ _BUSY_MESSAGE = "Another import is running; nothing was changed. Try again when 
 
 
 def _mark_interrupted_imports(*, exclude: Dataset):
-    """Imports still 'running' while we hold the import lock were killed before they finished."""
-    Dataset.objects.filter(status=Dataset.Status.RUNNING).exclude(pk=exclude.pk).update(
+    """Mark failed the other 'running' imports whose process stopped.
+
+    On PostgreSQL a live import holds its liveness lock (it may still be downloading or reading,
+    before it waits for the import lock), so a row is marked only when its lock is free. SQLite
+    serves one process in development: any other running row there was killed.
+    """
+    running = Dataset.objects.filter(status=Dataset.Status.RUNNING).exclude(pk=exclude.pk)
+    if connection.vendor == "postgresql":
+        stopped = [pk for pk in running.values_list("pk", flat=True) if _nobody_holds(pk)]
+        running = running.filter(pk__in=stopped)
+    running.update(
         status=Dataset.Status.FAILED,
         error="Interrupted before it finished (the process stopped); nothing was changed.",
     )
+
+
+def _nobody_holds(dataset_pk: int) -> bool:
+    """Whether no session holds the import's liveness lock (taken here, then released at once)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [RUNNING_LOCK_NAMESPACE, dataset_pk])
+        free = cursor.fetchone()[0]
+        if free:
+            cursor.execute(
+                "SELECT pg_advisory_unlock(%s, %s)", [RUNNING_LOCK_NAMESPACE, dataset_pk]
+            )
+    return free
 
 
 def _record_success(dataset, counts: ingest.LoadCounts, *, seconds):
@@ -166,9 +232,20 @@ def dataset_import_upload(*, upload, last_estimate_year: int | None = None) -> D
 
 
 def _upload_file_name(name: str) -> str:
-    """The upload's own file name, reduced to characters that are safe in a path."""
+    """The upload's own file name, reduced to characters that are safe in a path, in 255 bytes."""
     safe = "".join(char if char.isalnum() or char in "._-" else "_" for char in Path(name).name)
-    return safe.lstrip(".") or "upload.csv"
+    return _within_bytes(safe.lstrip(".") or "upload.csv", MAX_FILE_NAME_BYTES)
+
+
+def _within_bytes(name: str, limit: int) -> str:
+    """File systems cap a name in bytes, not characters (150 "é" are 300): cut the stem and keep
+    the extension, which says whether the file is gzipped."""
+    if len(name.encode()) <= limit:
+        return name
+    ending = next((end for end in (".csv.gz", ".csv", ".gz") if name.lower().endswith(end)), "")
+    suffix = name[len(name) - len(ending) :]
+    stem = name[: len(name) - len(suffix)].encode()[: limit - len(suffix.encode())]
+    return stem.decode(errors="ignore") + suffix
 
 
 def _place_upload(upload, path: Path) -> None:
