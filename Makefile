@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast lint migrations-check serve collectstatic clean check-deploy check-reliability bench-import bench-http
+.PHONY: run data-official test test-fast lint migrations-check serve collectstatic clean check-deploy check-reliability bench-import bench-http
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,11 +19,16 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(VENV)/.installed $@
 
-## run: create .venv, install, migrate, import data if there is none (WPP_SOURCE or the official file), serve
+## run: create .venv, install, migrate, import data if there is none (WPP_SOURCE, else the embedded
+## WPP2019 file: no network needed), serve
 run: $(VENV)/.installed
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py import_wpp --if-empty $${WPP_SOURCE:+"$$WPP_SOURCE"}
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+## data-official: download and import the current official WPP file (needs the internet)
+data-official: $(VENV)/.installed
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py import_wpp --official
 
 ## test: create .venv, install the dev requirements, run the whole suite (DATABASE_URL if set, else SQLite)
 test: $(VENV)/.installed-dev

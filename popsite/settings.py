@@ -158,9 +158,13 @@ LOGGING = {
 
 # Where downloaded WPP files are kept between imports (never committed).
 WPP_CACHE_DIR = Path(os.environ.get("WPP_CACHE_DIR", BASE_DIR / ".cache" / "wpp"))
-# The official file `import_wpp` downloads when it is given no source.
-WPP_DEFAULT_URL = os.environ.get(
-    "WPP_DEFAULT_URL",
+# The data `import_wpp` (and so `make run`) imports when given no source: the WPP2019 estimates
+# file shipped in the repository (the original app's data; UN WPP, CC BY 3.0 IGO), so a first run
+# works offline.
+WPP_EMBEDDED_FILE = BASE_DIR / "fixtures" / "WPP2019_POP_F01_1_TOTAL_POPULATION_BOTH_SEXES.csv.gz"
+# The current official file, which `import_wpp --official` (`make data-official`) downloads.
+WPP_OFFICIAL_URL = os.environ.get(
+    "WPP_OFFICIAL_URL",
     "https://population.un.org/wpp/assets/Excel%20Files/1_Indicator%20(Standard)/CSV_FILES/"
     "WPP2024_TotalPopulationBySex.csv.gz",
 )

@@ -191,12 +191,28 @@ def test_import_command_if_empty_skips_when_data_is_loaded(small_dataset, small_
 
 
 @pytest.mark.django_db
-def test_import_command_without_network_says_how_to_pass_a_file(settings, tmp_path):
-    settings.WPP_DEFAULT_URL = "http://127.0.0.1:9/WPP2024_TotalPopulationBySex.csv.gz"
+def test_official_import_without_network_says_how_to_pass_a_file(settings, tmp_path):
+    settings.WPP_OFFICIAL_URL = "http://127.0.0.1:9/WPP2024_TotalPopulationBySex.csv.gz"
     settings.WPP_CACHE_DIR = tmp_path
     settings.WPP_DOWNLOAD_ALLOW_PRIVATE = True
     with pytest.raises(CommandError, match="pass a local WPP file instead"):
-        call_command("import_wpp", verbosity=0)
+        call_command("import_wpp", "--official", verbosity=0)
+
+
+@pytest.mark.django_db
+def test_import_without_a_source_loads_the_embedded_wpp2019_file_offline(settings):
+    settings.WPP_OFFICIAL_URL = "http://127.0.0.1:9/unreachable.csv.gz"
+    call_command("import_wpp", verbosity=0)
+
+    dataset = Dataset.objects.get(is_active=True)
+    assert (dataset.edition, dataset.region_count, dataset.value_count) == ("WPP2019", 289, 20235)
+
+
+@pytest.mark.django_db
+def test_import_refuses_a_source_together_with_official(small_long_file):
+    with pytest.raises(CommandError, match="not both") as raised:
+        call_command("import_wpp", str(small_long_file), "--official", verbosity=0)
+    assert raised.value.returncode == 2
 
 
 @pytest.mark.django_db

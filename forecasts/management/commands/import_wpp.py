@@ -9,7 +9,8 @@ class Command(BaseCommand):
     help = (
         "Import a UN World Population Prospects file and make it the active dataset. SOURCE is a "
         "local path or an http(s) URL of a WPP2019 wide CSV or a WPP2022/2024 long CSV (.csv or "
-        ".csv.gz). Without SOURCE the official WPP2024 file is downloaded. The previous data is "
+        ".csv.gz). Without SOURCE the embedded WPP2019 estimates file is imported (no network "
+        "needed); --official downloads the current official WPP2024 file. The previous data is "
         "replaced in one transaction; a bad file changes nothing."
     )
 
@@ -17,7 +18,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "source",
             nargs="?",
-            help="Path or URL of the file (default: the official WPP2024 file).",
+            help="Path or URL of the file (default: the embedded WPP2019 estimates file).",
+        )
+        parser.add_argument(
+            "--official",
+            action="store_true",
+            help="Download and import the current official WPP file (settings.WPP_OFFICIAL_URL).",
         )
         parser.add_argument(
             "--last-estimate-year",
@@ -32,11 +38,15 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, source=None, last_estimate_year=None, if_empty=False, **options):
+        if source and options["official"]:
+            raise CommandError("Give SOURCE or --official, not both.", returncode=2)
         active = selectors.dataset_active()
         if if_empty and active is not None:
             self.stdout.write(f"Data is already loaded ({active}); nothing to import.")
             return
-        source = source or settings.WPP_DEFAULT_URL
+        if options["official"]:
+            source = settings.WPP_OFFICIAL_URL
+        source = str(source or settings.WPP_EMBEDDED_FILE)
         show_progress = options["verbosity"] > 0
         bar = tqdm(
             total=0,
