@@ -55,10 +55,10 @@ def test_schema_documents_the_forecast_query_parameters(schema):
     }
     assert set(parameters) == {"regions", "from", "to", "method", "lags", "level"}
     assert parameters["regions"]["required"] and parameters["from"]["required"]
-    assert parameters["from"]["schema"] == {"type": "integer", "minimum": 1950, "maximum": 2300}
+    assert parameters["from"]["schema"] == {"type": "integer", "minimum": 1950, "maximum": 2100}
     lags_number, lags_auto = parameters["lags"]["schema"]["oneOf"]
     assert lags_number["maximum"] == 10 and lags_auto["enum"] == ["auto"]
-    assert parameters["method"]["schema"]["default"] == "diff2"
+    assert parameters["method"]["schema"]["default"] == "damped"
     assert "the original app's model" in parameters["method"]["description"]
     assert parameters["level"]["schema"]["default"] == 0.95
 

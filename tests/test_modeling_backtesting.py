@@ -20,6 +20,7 @@ from forecasts.modeling import (
     backtest_many,
     calibrate,
     calibrated,
+    damped,
 )
 from tests.test_modeling_autoreg import wpp2019_estimates
 
@@ -278,10 +279,7 @@ def test_calibrating_from_origins_past_every_history_is_refused():
         calibrate({"a": (SMALL_YEARS, SMALL_VALUES)}, origins=[2015, 2020], horizon=3)
 
 
-@pytest.mark.parametrize(
-    ("method", "lags"),
-    [("levels", 1), (rules.DEFAULT_METHOD, rules.DEFAULT_LAGS)],
-)
+@pytest.mark.parametrize(("method", "lags"), [("levels", 1), ("diff2", 3)])
 def test_calibrated_95_intervals_cover_90_to_97_percent_of_2011_to_2020(estimates, method, lags):
     """The table sees only years up to 2010 (forecasts from 1980–2000); it is judged on 2011–2020."""
     table = calibrate(
@@ -296,3 +294,10 @@ def test_calibrated_95_intervals_cover_90_to_97_percent_of_2011_to_2020(estimate
     assert 0.90 <= after.coverage <= 0.97
     assert after.median_mape == before.median_mape
     assert set(table.region_factors) <= set(estimates)
+
+
+def test_the_default_models_95_intervals_cover_90_to_97_percent_of_2011_to_2020(estimates):
+    """The damped model's table sees only years up to 2010; it is judged on 2011–2020."""
+    table = damped.table_from_json(damped.calibrate(cut(estimates, 2010), last_year=2010))
+    after = backtest_many(estimates, holdout=10, method="damped", calibration=table)
+    assert 0.90 <= after.coverage <= 0.97

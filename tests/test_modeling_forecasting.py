@@ -109,8 +109,8 @@ def test_gapped_history_is_refused():
 @pytest.mark.parametrize(
     ("start", "end", "message"),
     [
-        (1949, 2000, "start year must be between 1950 and 2300; got 1949"),
-        (2000, 2301, "end year must be between 1950 and 2300; got 2301"),
+        (1949, 2000, "start year must be between 1950 and 2100; got 1949"),
+        (2000, 2101, "end year must be between 1950 and 2100; got 2101"),
         (2031, 2030, "start year (2031) must not be after the end year (2030)"),
     ],
 )
@@ -131,9 +131,9 @@ def test_level_outside_0_1_is_refused(level):
         forecast(YEARS, LINEAR, start=2020, end=2021, level=level)
 
 
-def test_far_horizon_to_2300_is_finite():
-    result = forecast(YEARS, LINEAR, start=2290, end=2300)
+def test_far_horizon_to_2100_is_finite():
+    result = forecast(YEARS, LINEAR, start=2090, end=2100)
     assert all(
         np.isfinite([point.value, point.lower, point.upper]).all() for point in result.points
     )
-    assert rules.YEAR_MAX == 2300
+    assert rules.YEAR_MAX == 2100

@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from forecasts import active_data as active_data_module
 from forecasts import modeling, rules, selectors, services
 from forecasts.active_data import active_data
+from forecasts.modeling import damped
 from forecasts.models import ForecastRun, Region
 from forecasts.services.forecasts import forecast_calibration
 
@@ -34,7 +35,7 @@ def command(*args):
 def test_default_is_the_recommended_method_and_lags(small_dataset):
     run = services.forecast_run_create(regions=regions(900), start=2030, end=2031).run
 
-    assert run.method == rules.DEFAULT_METHOD == "diff2"
+    assert run.method == rules.DEFAULT_METHOD == "damped"
     assert run.lags == rules.DEFAULT_LAGS
     assert run.regions == [{"code": 900, "name": "WORLD", "lags": rules.DEFAULT_LAGS}]
 
@@ -44,14 +45,30 @@ def test_the_default_forecast_has_calibrated_intervals(small_dataset):
 
     data = active_data()
     table = forecast_calibration(data, method=rules.DEFAULT_METHOD, lags=rules.DEFAULT_LAGS)
+    [calibrated] = damped.forecast_many(
+        [data.history(900)], start=2025, end=2026, level=0.95, table=table, keys=[900]
+    )
+    [uncalibrated] = damped.forecast_many(
+        [data.history(900)], start=2025, end=2026, level=0.95, table=None, keys=[900]
+    )
+    assert world.interval == "calibrated" and world.interval_label == "calibrated"
+    assert world.points == calibrated.points
+    assert world.points[0].value == uncalibrated.points[0].value
+    assert world.points[0].lower != uncalibrated.points[0].lower
+
+
+def test_calibrated_autoreg_methods_stretch_the_models_intervals(small_dataset):
+    [world] = services.forecast_compute(regions=regions(900), start=2025, end=2026, method="diff2")
+
+    data = active_data()
+    table = forecast_calibration(data, method="diff2", lags=rules.DEFAULT_LAGS)
     years, persons = data.history(900)
     model = modeling.forecast(
         years, persons, start=2025, end=2026, method="diff2", lags=rules.DEFAULT_LAGS
     )
     calibrated = modeling.calibrated(model, table, last_year=2020, factor=table.factor(900))
-    assert world.interval == "calibrated" and world.interval_label == "calibrated"
+    assert world.interval == "calibrated"
     assert world.points == calibrated.points
-    assert world.points[0].value == model.points[0].value
     assert world.points[0].lower != model.points[0].lower
 
 
@@ -67,16 +84,19 @@ def test_the_original_apps_model_keeps_model_based_intervals(small_dataset):
 
 def test_calibration_table_is_computed_once_per_dataset_and_model(small_dataset, monkeypatch):
     calls = []
-    real = modeling.calibrate
-    monkeypatch.setattr(
-        modeling, "calibrate", lambda *args, **kwargs: calls.append(1) or real(*args, **kwargs)
-    )
+    for module in (modeling, damped):
+        real = module.calibrate
+        monkeypatch.setattr(
+            module, "calibrate", lambda *a, real=real, **k: calls.append(1) or real(*a, **k)
+        )
 
     for _ in range(2):
         services.forecast_compute(regions=regions(900), start=2030, end=2031)
-    services.forecast_compute(regions=regions(900), start=2030, end=2031, lags=2)
+    for _ in range(2):
+        services.forecast_compute(regions=regions(900), start=2030, end=2031, method="diff2")
+    services.forecast_compute(regions=regions(900), start=2030, end=2031, method="diff2", lags=2)
 
-    assert len(calls) == 2
+    assert len(calls) == 3
 
 
 def test_auto_lags_are_stored_as_asked_and_chosen_per_region(small_dataset):
@@ -148,7 +168,7 @@ def test_form_offers_the_models_with_the_original_labelled(client, small_dataset
     assertContains(response, '<select name="method"')
     assertContains(response, "the original app&#x27;s model")
     assertContains(response, "(recommended)")
-    assert response.context["form"]["method"].initial == "diff2"
+    assert response.context["form"]["method"].initial == "damped"
 
 
 def test_form_posts_method_and_auto_lags(client, small_dataset):
@@ -238,7 +258,7 @@ def test_api_takes_method_and_auto_lags(small_dataset):
 def test_api_defaults_to_the_recommended_model(small_dataset):
     data = APIClient().get("/api/forecast/", {"regions": "900", "from": 2030, "to": 2031}).json()
 
-    assert data["params"]["method"] == "diff2" and data["params"]["lags"] == 3
+    assert data["params"]["method"] == "damped" and data["params"]["lags"] == 3
     assert data["results"][0]["interval"] == "calibrated"
 
 
@@ -345,7 +365,9 @@ def test_command_all_and_region_together_are_refused(small_dataset):
 
 
 def test_a_vanishingly_small_level_keeps_the_models_zero_width_interval(small_dataset):
-    [world] = services.forecast_compute(regions=regions(900), start=2030, end=2030, level=5e-324)
+    [world] = services.forecast_compute(
+        regions=regions(900), start=2030, end=2030, level=5e-324, method="diff2"
+    )
 
     assert world.interval == "model"
     assert world.points[0].lower == world.points[0].value == world.points[0].upper

@@ -108,12 +108,12 @@ def test_not_a_number_is_an_error_on_its_field(
 @pytest.mark.parametrize(
     ("field", "html_name", "value", "message"),
     [
-        ("start", "from", "1900", "The start year must be between 1950 and 2300; got 1900."),
-        ("end", "to", "2301", "The end year must be between 1950 and 2300; got 2301."),
-        ("start", "from", "-5", "The start year must be between 1950 and 2300; got -5."),
+        ("start", "from", "1900", "The start year must be between 1950 and 2100; got 1900."),
+        ("end", "to", "2101", "The end year must be between 1950 and 2100; got 2101."),
+        ("start", "from", "-5", "The start year must be between 1950 and 2100; got -5."),
     ],
 )
-def test_years_outside_1950_2300_are_an_error_on_their_field(
+def test_years_outside_1950_2100_are_an_error_on_their_field(
     client, small_dataset, field, html_name, value, message
 ):
     response = _post(client, **{html_name: value})
@@ -126,8 +126,8 @@ def test_years_outside_1950_2300_are_an_error_on_their_field(
 def test_both_years_outside_the_range_are_two_errors(client, small_dataset):
     response = _post(client, **{"from": "1800", "to": "2400"})
 
-    assert "The start year must be between 1950 and 2300" in _errors(response, "start")
-    assert "The end year must be between 1950 and 2300" in _errors(response, "end")
+    assert "The start year must be between 1950 and 2100" in _errors(response, "start")
+    assert "The end year must be between 1950 and 2100" in _errors(response, "end")
 
 
 @pytest.mark.parametrize("html_name", ["from", "to", "lags", "level"])

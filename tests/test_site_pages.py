@@ -546,5 +546,5 @@ def test_query_string_with_huge_numbers_shows_errors_not_500(client, small_datas
     assert response.status_code == 200
     form = response.context["form"]
     assert "Unknown region(s)" in str(form.errors["regions"])
-    assert "between 1950 and 2300" in str(form.errors["start"])
+    assert "between 1950 and 2100" in str(form.errors["start"])
     assert "lags" in form.errors

@@ -132,7 +132,7 @@ def test_gzipped_long_file_with_bom_reads_the_same(tmp_path, small_long_file):
         ),
         (
             long_rows(",1,,,,,A,Low,2022,1", ",1,,,,,A,Medium,1850,5"),
-            "line 3, column 'Time': 1850 is outside 1950–2300",
+            "line 3, column 'Time': 1850 is outside 1950–2100",
         ),
         (
             long_rows(",x,,,,,A,Medium,1950,5", ",1,,,,,A,Low,2022,1"),

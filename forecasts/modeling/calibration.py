@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from forecasts.rules import (
+    DAMPED_METHOD,
     DEFAULT_HOLDOUT,
     ORIGINAL_LAGS,
     ORIGINAL_METHOD,
@@ -101,6 +102,8 @@ def calibrate(
     check_holdout(horizon)
     check_lags(lags)
     check_method(method)
+    if method == DAMPED_METHOD:
+        raise ForecastError("The damped method has its own calibration (damped.calibrate).")
     if not shrinkage > 0:
         raise ForecastError(f"The shrinkage must be more than 0; got {shrinkage}.")
     keys, horizons, scores = _rolling_scores(histories, origins, horizon, lags, method)

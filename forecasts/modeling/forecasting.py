@@ -21,6 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from forecasts.rules import (
+    DAMPED_METHOD,
     DEFAULT_LEVEL,
     LAGS_AUTO,
     LAGS_MAX,
@@ -35,34 +36,8 @@ from forecasts.rules import (
     check_span,
 )
 
-from . import autoreg
-
-
-@dataclass(frozen=True)
-class Point:
-    """One predicted year.
-
-    ``value`` is the model's prediction: the recursion after the history, the one-step in-sample
-    prediction inside it. It is None for the first ``lags`` years of the history, which have no
-    earlier values to predict from. ``actual`` is the recorded value for years inside the history.
-    """
-
-    year: int
-    value: float | None
-    lower: float | None
-    upper: float | None
-    actual: float | None
-
-
-@dataclass(frozen=True)
-class Forecast:
-    """One series' forecast: the lag order fitted, the level, whether the intervals after the
-    history are calibrated, and the points."""
-
-    lags: int
-    level: float
-    points: list[Point]
-    calibrated: bool = False
+from . import autoreg, damped
+from .points import Forecast, Point
 
 
 class Calibration(Protocol):
@@ -128,6 +103,10 @@ def forecast_many(
     check_lags(lags)
     check_level(level)
     check_method(method)
+    if method == DAMPED_METHOD:
+        return damped.forecast_many(
+            histories, start=start, end=end, level=level, table=calibration, keys=keys
+        )
     spec = METHODS[method]
     results: list[Forecast | ForecastError | None] = [None] * len(histories)
     valid = []

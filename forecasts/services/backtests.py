@@ -5,6 +5,7 @@ import time
 from django.db import transaction
 
 from forecasts import active_data, modeling, rules
+from forecasts.modeling import damped
 from forecasts.models import BacktestResult, BacktestRun, ForecastRun, Region
 
 from .forecasts import forecast_calibration, required_data
@@ -93,6 +94,8 @@ def _backtest_calibration(histories, *, holdout, method, lags):
         for code, (years, persons) in histories.items()
         if len(years) > holdout
     }
+    if method == rules.DAMPED_METHOD:
+        return damped.table_from_json(damped.calibrate(cut, last_year=last_fitted))
     try:
         return modeling.calibrate(
             cut,

@@ -1,0 +1,157 @@
+"""The default method, "damped": damped log growth with calibrated intervals (longrange.py).
+
+This adapts longrange's arrays to the project's Forecast and Point: histories are grouped by their
+last year and fitted in one batch per group; years inside a history get the one-step prediction
+beside the record, years after it the model's recursion. Every value and bound is exp() of a
+finite number, so it is positive whatever the horizon; no AR fit is explosive (longrange scales
+any root beyond 0.9 back). The calibration table (longrange.Table) comes from rolling-origin
+backtests of every region of the dataset (``calibrate``), stored with the dataset as JSON.
+"""
+
+from collections.abc import Hashable, Mapping, Sequence
+
+import numpy as np
+
+from forecasts.rules import ForecastError
+
+from . import longrange
+from .points import Forecast, Point
+
+ORDER = longrange.ORDER
+FIRST_CALIBRATION_ORIGIN = 1960
+MIN_YEARS = 3
+MIN_COLUMNS = 24
+
+
+def forecast_many(
+    histories: Sequence[tuple[Sequence[int], Sequence[float]]],
+    *,
+    start: int,
+    end: int,
+    level: float,
+    table: "longrange.Table | None",
+    keys: Sequence[Hashable] | None,
+) -> list:
+    """Forecast [start, end] for each history; a ForecastError in place of a series that has
+    too few years or a value of 0 or less."""
+    results: list = [None] * len(histories)
+    groups: dict[int, list[int]] = {}
+    for index, (years, values) in enumerate(histories):
+        problem = _problem(years, values)
+        if problem:
+            results[index] = ForecastError(problem)
+            continue
+        groups.setdefault(int(years[-1]), []).append(index)
+    for last_year, members in groups.items():
+        rows = _predict_group(
+            [histories[i] for i in members],
+            last_year,
+            start,
+            end,
+            level,
+            table,
+            [keys[i] if keys is not None else None for i in members],
+        )
+        for index, (value, lower, upper) in zip(members, rows, strict=True):
+            years, values = histories[index]
+            first = int(years[0])
+            points = []
+            for offset, year in enumerate(range(start, end + 1)):
+                actual = float(values[year - first]) if first <= year <= last_year else None
+                v, lo, hi = value[offset], lower[offset], upper[offset]
+                if not np.isfinite(v):
+                    v = lo = hi = None
+                else:
+                    v, lo, hi = float(v), float(lo), float(hi)
+                points.append(Point(year=year, value=v, lower=lo, upper=hi, actual=actual))
+            results[index] = Forecast(
+                lags=ORDER, level=level, points=points, calibrated=table is not None
+            )
+    return results
+
+
+def calibrate(histories: Mapping[Hashable, tuple], *, last_year: int) -> dict | None:
+    """The calibration table of ``histories`` as JSON (None when they are too short): rolling
+    origins from FIRST_CALIBRATION_ORIGIN to the year before ``last_year``."""
+    usable = {
+        str(key): (np.asarray(years, dtype=int), np.asarray(values, dtype=float))
+        for key, (years, values) in histories.items()
+        if len(years) >= MIN_YEARS and np.all(np.asarray(values) > 0)
+    }
+    origins = range(FIRST_CALIBRATION_ORIGIN, last_year)
+    try:
+        table = longrange.calibrate(
+            usable, origins, max_horizon=last_year - FIRST_CALIBRATION_ORIGIN
+        )
+    except ValueError:
+        return None
+    return table.to_dict()
+
+
+def table_from_json(document: dict | None) -> "longrange.Table | None":
+    return longrange.Table.from_dict(document) if document else None
+
+
+def _problem(years, values) -> str | None:
+    if len(values) == 0:
+        return "There is no recorded history to fit a model to."
+    if len(values) < MIN_YEARS:
+        return f"The history has {len(values)} years; the damped model needs at least {MIN_YEARS}."
+    if np.any(np.asarray(values, dtype=float) <= 0):
+        return "The damped model needs positive values; the history has a value of 0 or less."
+    year_numbers = np.asarray(years).astype(np.int64)
+    if np.any(year_numbers != np.arange(year_numbers[0], year_numbers[0] + len(year_numbers))):
+        return "The history must be consecutive years without gaps."
+    return None
+
+
+def _predict_group(members, last_year, start, end, level, table, keys):
+    """(value, lower, upper) arrays over [start, end] for histories ending in ``last_year``."""
+    # At least MIN_COLUMNS columns (NaN before a late start): the model's lag windows need them.
+    first = min(min(int(years[0]) for years, _ in members), last_year - MIN_COLUMNS + 1)
+    matrix = np.full((len(members), last_year - first + 1), np.nan)
+    for row, (years, values) in enumerate(members):
+        matrix[row, np.asarray(years, dtype=int) - first] = values
+    fit = longrange.fit(matrix)
+    count = end - start + 1
+    value = np.full((len(members), count), np.nan)
+    lower, upper = value.copy(), value.copy()
+    factors = [table.factor(key) if table is not None else 1.0 for key in keys]
+    inside_to = min(end, last_year)
+    if start <= inside_to:
+        one_step = longrange.predict_in_sample(matrix, fit)
+        mean = one_step[:, max(start, first) - first : inside_to - first + 1]
+        scale = np.where(fit.constant, 0.0, 0.01)[:, None] * np.ones_like(mean)
+        low, high = _bounds(mean, scale, table, np.ones(mean.shape[1], dtype=int), level, factors)
+        target = slice(max(start, first) - start, inside_to - start + 1)
+        value[:, target], lower[:, target], upper[:, target] = mean, low, high
+    if end > last_year:
+        steps = end - last_year
+        mean, scale = longrange.predict(fit, steps)
+        horizons = np.arange(1, steps + 1)
+        low, high = _bounds(mean, scale, table, horizons, level, factors)
+        keep = slice(max(start, last_year + 1) - last_year - 1, steps)
+        target = slice(max(start, last_year + 1) - start, count)
+        value[:, target], lower[:, target], upper[:, target] = (
+            mean[:, keep],
+            low[:, keep],
+            high[:, keep],
+        )
+    _flatten_constant(members, first, start, value, lower, upper)
+    return list(zip(value, lower, upper, strict=True))
+
+
+def _flatten_constant(members, first, start, value, lower, upper):
+    """A constant series forecasts itself exactly, with a zero-width interval, from its second
+    year on (exp(log(x)) is x only to rounding, and a one-step prediction needs a year before)."""
+    for row, (years, values) in enumerate(members):
+        values = np.asarray(values, dtype=float)
+        if np.all(values == values[0]):
+            begin = max(0, int(years[0]) + 1 - start)
+            value[row, begin:] = lower[row, begin:] = upper[row, begin:] = values[0]
+
+
+def _bounds(mean, scale, table, horizons, level, factors):
+    if table is None:
+        return longrange.normal_interval(mean, scale, level)
+    return longrange.interval(mean, scale, table, horizons, level, factors)
