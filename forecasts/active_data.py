@@ -81,6 +81,14 @@ class ActiveData:
         """(years, persons) of a region's Estimates; empty arrays for a region without any."""
         return self.estimates.get(code, (np.empty(0, dtype=int), np.empty(0)))
 
+    @property
+    def last_recorded_year(self) -> int | None:
+        """The last year any region's Estimates reach."""
+        if "last_year" not in self.memo:
+            ends = [int(years[-1]) for years, _ in self.estimates.values() if len(years)]
+            self.memo["last_year"] = max(ends, default=None)
+        return self.memo["last_year"]
+
     def un_projections(self) -> dict[int, UnProjection]:
         """Every region's UN projection, loaded on first use (empty when the data has none)."""
         if "un" not in self.memo:

@@ -178,8 +178,9 @@ INTERVAL_KINDS = ["model", "calibrated"]
 class ForecastRun(models.Model):
     """A forecast someone asked for, with the settings, the dataset it was fitted on and its results.
 
-    ``regions`` lists {"code", "name", "lags"} in the order asked, "lags" being the order fitted
-    to that region (the AIC's choice when the run asked for "auto"). ``lags`` is what was asked:
+    ``regions`` lists {"code", "name", "lags", "last_recorded_year", "history_note"} in the order
+    asked, "lags" being the order fitted to that region (the AIC's choice when the run asked for
+    "auto"). ``lags`` is what was asked:
     a number, or None for "auto" (see ``lags_choice``). ``interval`` says whether the intervals
     after the history are calibrated on backtest errors or the model's own. Results never change
     after they are stored.
@@ -298,7 +299,11 @@ class BacktestRun(models.Model):
     )
     region_count = models.PositiveIntegerField(default=0)
     median_mape = models.FloatField(null=True, blank=True)
+    mean_mape = models.FloatField(null=True, blank=True)
     coverage = models.FloatField(null=True, blank=True)
+    interval_score = models.FloatField(
+        null=True, blank=True, help_text="Median across regions of the interval score, percent"
+    )
     median_errors_by_horizon = models.JSONField(default=list, blank=True)
     failures = models.JSONField(
         default=list, blank=True, help_text='[{"code", "name", "error"}] of regions not backtested'
@@ -347,6 +352,7 @@ class BacktestResult(models.Model):
     )
     mape = models.FloatField()
     coverage = models.FloatField()
+    interval_score = models.FloatField(null=True, blank=True)
     errors_by_horizon = models.JSONField()
 
     class Meta:

@@ -13,7 +13,20 @@ import math
 
 from . import rules
 
-CSV_COLUMNS = ["region_code", "region_name", "year", "value", "lower", "upper", "actual"]
+CSV_COLUMNS = [
+    "region_code",
+    "region_name",
+    "year",
+    "value",
+    "lower",
+    "upper",
+    "actual",
+    "un_medium",
+    "un_lower",
+    "un_upper",
+    "outside_un_band",
+    "last_recorded_year",
+]
 UNIT = "persons"
 
 
@@ -93,9 +106,17 @@ def un_rows(result) -> list[dict]:
                 "lower": lower,
                 "upper": upper,
                 "difference_percent": difference,
+                "outside_un_band": _outside(point.value, lower, upper),
             }
         )
     return rows
+
+
+def _outside(value, lower, upper) -> bool | None:
+    """Whether the forecast leaves the UN band (None when there is no band or no value)."""
+    if value is None or lower is None or upper is None:
+        return None
+    return not lower <= value <= upper
 
 
 def outlook_rows(result) -> list[dict]:
@@ -139,20 +160,30 @@ def chart_series(result, history) -> dict:
 
 
 def results_records(results) -> list[dict]:
-    """One flat record per region and year with unrounded values in persons."""
-    return [
-        {
-            "region_code": result.code,
-            "region_name": result.name,
-            "year": point.year,
-            "value": point.value,
-            "lower": point.lower,
-            "upper": point.upper,
-            "actual": point.actual,
-        }
-        for result in results
-        for point in result.points
-    ]
+    """One flat record per region and year with unrounded values in persons, the UN projection
+    beside it when the data has one, and the last year the region's data record."""
+    records = []
+    for result in results:
+        un_by_year = {row["year"]: row for row in un_rows(result)}
+        for point in result.points:
+            un = un_by_year.get(point.year, {})
+            records.append(
+                {
+                    "region_code": result.code,
+                    "region_name": result.name,
+                    "year": point.year,
+                    "value": point.value,
+                    "lower": point.lower,
+                    "upper": point.upper,
+                    "actual": point.actual,
+                    "un_medium": un.get("medium"),
+                    "un_lower": un.get("lower"),
+                    "un_upper": un.get("upper"),
+                    "outside_un_band": un.get("outside_un_band"),
+                    "last_recorded_year": result.last_recorded_year,
+                }
+            )
+    return records
 
 
 def results_csv(results) -> str:
@@ -190,6 +221,8 @@ def region_result_document(result) -> dict:
         "lags": result.lags,
         "interval": result.interval_label,
         "backtest_mape": result.backtest_mape,
+        "last_recorded_year": result.last_recorded_year,
+        "history_note": result.history_note,
         "points": [
             {
                 "year": point.year,

@@ -84,6 +84,12 @@ DEFAULT_METHOD = DAMPED_METHOD
 DEFAULT_LAGS = 3
 
 
+# The accuracy the site reports: both models of the site backtested at these horizons, after
+# every import.
+ACCURACY_HOLDOUTS = (10, 20, 30)
+SITE_MODELS = ((DEFAULT_METHOD, DEFAULT_LAGS), (ORIGINAL_METHOD, ORIGINAL_LAGS))
+
+
 def method_label(name: str) -> str:
     """The method's description as the form, the API schema and the command help show it."""
     label = METHODS[name].label

@@ -139,3 +139,21 @@ def backtest_latest(*, dataset: Dataset | None):
 def backtest_results(*, backtest_run) -> list:
     """A backtest run's regions, lowest error first."""
     return list(backtest_run.results.order_by("mape", "region_code"))
+
+
+def accuracy_summary(*, dataset: Dataset | None) -> list[BacktestRun]:
+    """The newest backtest of each site model at each horizon of rules.ACCURACY_HOLDOUTS, in the
+    order of rules.SITE_MODELS then horizon; horizons never backtested are left out."""
+    if dataset is None:
+        return []
+    newest = {}
+    for run in BacktestRun.objects.filter(
+        dataset=dataset, holdout__in=rules.ACCURACY_HOLDOUTS
+    ).select_related("dataset"):
+        newest.setdefault((run.method, run.lags_choice, run.holdout), run)
+    return [
+        newest[(method, lags, holdout)]
+        for method, lags in rules.SITE_MODELS
+        for holdout in rules.ACCURACY_HOLDOUTS
+        if (method, lags, holdout) in newest
+    ]

@@ -192,12 +192,18 @@ LAG_NUMBERS = range(rules.LAGS_MIN, rules.LAGS_MAX + 1)
 
 
 def accuracy(request):
-    """The latest backtest of the active dataset: its summary and the regions by error."""
+    """The site's models at 10, 20 and 30 years, then the default's 10-year backtest by region
+    (or, before those exist, the newest backtest of the data)."""
     data = active_data()
     dataset = data.dataset if data else None
-    backtest_run = selectors.backtest_latest(dataset=dataset)
+    summary = selectors.accuracy_summary(dataset=dataset)
+    backtest_run = summary[0] if summary else selectors.backtest_latest(dataset=dataset)
     context = {
         "dataset": dataset,
+        "summary": [
+            {"run": run, "is_original": rules.is_original_model(run.method, run.lags_choice)}
+            for run in summary
+        ],
         "backtest_run": backtest_run,
         "results": [
             {"result": result, "errors": [_error_at(result, step) for step in (1, 5, 10)]}

@@ -169,6 +169,9 @@ WPP_OFFICIAL_URL = os.environ.get(
     "WPP2024_TotalPopulationBySex.csv.gz",
 )
 
+# Backtest the site's models at 10, 20 and 30 years after every import (the /accuracy/ figures).
+ACCURACY_AFTER_IMPORT = env_bool("ACCURACY_AFTER_IMPORT", True)
+
 # --- Admin data refresh -------------------------------------------------------------------------
 # The largest WPP file the admin's refresh page accepts, in bytes (default 300 MB).
 WPP_UPLOAD_MAX_BYTES = env_int("WPP_UPLOAD_MAX_BYTES", 300 * 1024 * 1024)

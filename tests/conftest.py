@@ -74,6 +74,15 @@ def staff_user(django_user_model):
 
 
 @pytest.fixture(autouse=True)
+def no_accuracy_after_import():
+    """Imports skip the accuracy backtests (seconds each) unless a test turns them on."""
+    from django.test import override_settings
+
+    with override_settings(ACCURACY_AFTER_IMPORT=False):
+        yield
+
+
+@pytest.fixture(autouse=True)
 def empty_cache():
     """Each test starts with an empty cache (CI shares one Redis between runs) and no copy of the
     active data in memory (the test database is rolled back under it)."""

@@ -4,6 +4,7 @@ import pytest
 from pytest_django.asserts import assertContains, assertNotContains
 from rest_framework.test import APIClient
 
+from forecasts import active_data as active_data_module
 from forecasts import presenters, selectors, services
 from forecasts.active_data import load_un_projections
 from forecasts.models import Region, YearlyPopulation
@@ -111,3 +112,37 @@ def test_api_forecast_and_runs_carry_the_un_projection(long_dataset):
         assert projection["band"] == "UN Low–High variants"
         assert projection["points"][0]["medium"] == _un(1509, "Medium", 2030)
         assert projection["points"][0]["difference_percent"] is not None
+
+
+def test_forecast_leaving_the_un_band_is_flagged_on_the_page_in_the_api_and_the_csv(
+    long_dataset, client
+):
+    YearlyPopulation.objects.filter(region_id=1509, variant__in=["Low", "High"]).update(persons=1)
+    active_data_module.forget()  # rows changed by hand, not by an import
+    regions = selectors.regions_for_forecast(identifiers=["1509"])
+    run = services.forecast_run_create(regions=regions, start=2030, end=2031).run
+
+    [result] = services.forecast_run_results(run)
+    assert [row["outside_un_band"] for row in presenters.un_rows(result)] == [True, True]
+    assertContains(client.get(run.get_absolute_url()), "un-outside")
+    api = client.get(f"/api/runs/{run.pk}/").json()
+    assert api["results"][0]["un_projection"]["points"][0]["outside_un_band"] is True
+    csv_text = client.get(f"/runs/{run.pk}.csv").content.decode()
+    header, first = csv_text.splitlines()[:2]
+    assert "outside_un_band" in header.split(",")
+    assert first.split(",")[header.split(",").index("outside_un_band")] == "True"
+
+
+def test_a_region_whose_data_stop_early_says_so(wpp2022_excerpt, db, client):
+    services.dataset_import(source=str(wpp2022_excerpt))
+    regions = selectors.regions_for_forecast(identifiers=["1820"])  # WHO Regions end in 1996
+    run = services.forecast_run_create(regions=regions, start=2030, end=2031).run
+
+    [result] = services.forecast_run_results(run)
+    assert result.last_recorded_year == 1996
+    assert "stop in 1996" in result.history_note
+    assertContains(client.get(run.get_absolute_url()), "stop in 1996")
+    api = client.get(f"/api/runs/{run.pk}/").json()
+    assert api["results"][0]["last_recorded_year"] == 1996
+    assert "stop in 1996" in api["results"][0]["history_note"]
+    assert ",1996\n" in client.get(f"/runs/{run.pk}.csv").content.decode()

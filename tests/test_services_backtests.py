@@ -136,14 +136,25 @@ def test_accuracy_page_shows_the_summary_and_regions_by_error(client, small_data
     assertContains(response, "model-based")
 
 
-def test_accuracy_page_shows_the_latest_backtest_only(client, small_dataset):
-    services.backtest_run_create(method="levels", lags=1)
+def test_accuracy_page_shows_the_latest_backtest_before_the_site_models_have_one(
+    client, small_dataset
+):
+    services.backtest_run_create(method="levels", lags=2)
     latest = services.backtest_run_create(method="diff", lags=2)
 
     response = client.get("/accuracy/")
 
     assert response.context["backtest_run"] == latest
     assertContains(response, "diff, lags 2")
+
+
+def test_a_later_manual_backtest_does_not_replace_the_site_models_accuracy(client, small_dataset):
+    site = services.backtest_run_create(method=rules.DEFAULT_METHOD, lags=rules.DEFAULT_LAGS)
+    services.backtest_run_create(method="diff", lags=2)
+
+    response = client.get("/accuracy/")
+
+    assert response.context["backtest_run"] == site
 
 
 def test_accuracy_api_returns_the_latest_backtest(small_dataset):
@@ -207,3 +218,29 @@ def test_backtest_leaves_the_forecasts_calibration_table_in_the_cache(small_data
     )
 
     assert world.interval == "calibrated"
+
+
+def test_an_import_backtests_both_site_models_at_10_20_and_30_years(settings, wpp2019_file, client):
+    settings.ACCURACY_AFTER_IMPORT = True
+    services.dataset_import(source=str(wpp2019_file))
+
+    runs = BacktestRun.objects.all()
+    assert {(run.method, run.lags_choice, run.holdout) for run in runs} == {
+        (method, lags, holdout)
+        for method, lags in rules.SITE_MODELS
+        for holdout in rules.ACCURACY_HOLDOUTS
+    }
+    for run in runs:
+        assert run.region_count == 285
+        assert run.median_mape > 0 and run.mean_mape >= run.median_mape * 0.5
+        assert 0 <= run.coverage <= 1 and run.interval_score > 0
+    page = client.get("/accuracy/")
+    rows = page.context["summary"]
+    assert [(row["run"].method, row["run"].holdout) for row in rows][:3] == [
+        (rules.DEFAULT_METHOD, 10),
+        (rules.DEFAULT_METHOD, 20),
+        (rules.DEFAULT_METHOD, 30),
+    ]
+    api = client.get("/api/accuracy/").json()
+    assert [row["holdout"] for row in api["horizons"]] == [10, 20, 30, 10, 20, 30]
+    assert api["method"] == rules.DEFAULT_METHOD and api["holdout"] == 10

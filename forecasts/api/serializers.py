@@ -268,6 +268,10 @@ class UnPointOutputSerializer(serializers.Serializer):
     difference_percent = serializers.FloatField(
         allow_null=True, help_text="(forecast - UN Medium) / UN Medium, in percent."
     )
+    outside_un_band = serializers.BooleanField(
+        allow_null=True,
+        help_text="True where this forecast leaves the UN band; null without a band or value.",
+    )
 
 
 class UnProjectionOutputSerializer(serializers.Serializer):
@@ -292,6 +296,13 @@ class RegionResultOutputSerializer(serializers.Serializer):
     backtest_mape = serializers.FloatField(
         allow_null=True,
         help_text="The region's latest backtest error (percent) with the same method and lags.",
+    )
+    last_recorded_year = serializers.IntegerField(
+        allow_null=True, help_text="The last year of the region's Estimates."
+    )
+    history_note = serializers.CharField(
+        help_text="Set when the region's data stop before the rest of the data: the forecast "
+        "starts from its own last year.",
     )
     points = PointOutputSerializer(many=True)
     un_projection = serializers.SerializerMethodField()
@@ -443,6 +454,21 @@ class BacktestRegionOutputSerializer(serializers.Serializer):
         return {"code": result.region_code, "name": result.region_name}
 
 
+class AccuracyHorizonOutputSerializer(serializers.Serializer):
+    """One site model backtested at one horizon."""
+
+    method = serializers.CharField()
+    lags = LagsField(source="lags_choice")
+    holdout = serializers.IntegerField(help_text="Years ahead (held out).")
+    median_mape = serializers.FloatField(allow_null=True, help_text="Percent.")
+    mean_mape = serializers.FloatField(allow_null=True, help_text="Percent.")
+    coverage = serializers.FloatField(allow_null=True, help_text="Share 0–1 inside the interval.")
+    interval_score = serializers.FloatField(
+        allow_null=True, help_text="Median across regions of the interval score, percent."
+    )
+    region_count = serializers.IntegerField()
+
+
 class AccuracyOutputSerializer(serializers.Serializer):
     """The latest backtest of the active dataset: its summary and the regions by error."""
 
@@ -459,7 +485,12 @@ class AccuracyOutputSerializer(serializers.Serializer):
     median_errors_by_horizon = serializers.ListField(child=serializers.FloatField())
     failures = serializers.ListField(child=serializers.DictField())
     created_at = serializers.DateTimeField()
+    horizons = serializers.SerializerMethodField()
     regions = serializers.SerializerMethodField(help_text="Lowest error first.")
+
+    @extend_schema_field(AccuracyHorizonOutputSerializer(many=True))
+    def get_horizons(self, backtest_run):
+        return AccuracyHorizonOutputSerializer(self.context["horizons"], many=True).data
 
     @extend_schema_field(BacktestRegionOutputSerializer(many=True))
     def get_regions(self, backtest_run):

@@ -35,8 +35,11 @@ class BacktestResult:
 
     ``mape`` and ``abs_pct_errors_by_horizon`` are percentages (1.8 means 1.8%); the errors are
     listed for horizon 1 (the first held-out year) to ``n``. ``coverage`` is the share (0 to 1) of
-    held-out years whose recorded value lies inside [lower, upper]. ``lags`` is the p fitted (the
-    chosen one for lags="auto"); ``points`` are the forecast years with the record beside them.
+    held-out years whose recorded value lies inside [lower, upper]. ``interval_score`` is the mean
+    over those years of the interval score (width, plus 2 / (1 - level) times the distance by
+    which the record falls outside) in percent of the record: it rewards narrow intervals and
+    punishes misses, so neither a too-wide nor a too-narrow interval scores well. ``lags`` is the p
+    fitted (the chosen one for lags="auto"); ``points`` are the forecast years with the record.
     """
 
     mape: float
@@ -45,6 +48,7 @@ class BacktestResult:
     n: int
     lags: int
     points: list[Point]
+    interval_score: float = 0.0
 
     @property
     def origin(self) -> int:
@@ -56,16 +60,19 @@ class BacktestResult:
 class BacktestSummary:
     """Backtests of many regions: each region's result (or the error that stopped it) and totals.
 
-    ``median_mape`` is the median of the regions' MAPEs (percent); ``coverage`` pools every
-    held-out year of every region (share 0 to 1); ``median_errors_by_horizon`` is the median
-    absolute percentage error across regions at each horizon. They are None when no region could
-    be backtested.
+    ``median_mape`` and ``mean_mape`` are the median and mean of the regions' MAPEs (percent);
+    ``coverage`` pools every held-out year of every region (share 0 to 1);
+    ``median_interval_score`` is the median of the regions' interval scores (percent);
+    ``median_errors_by_horizon`` is the median absolute percentage error across regions at each
+    horizon. They are None when no region could be backtested.
     """
 
     results: dict[Hashable, BacktestResult | ForecastError]
     median_mape: float | None
     coverage: float | None
     median_errors_by_horizon: list[float] | None
+    mean_mape: float | None = None
+    median_interval_score: float | None = None
 
     @property
     def regions(self) -> int:
@@ -137,7 +144,7 @@ def backtest_many(
             keys=[key for key, _ in members],
         )
         for (key, _), outcome in zip(members, forecasts, strict=True):
-            results[key] = _scored(outcome, histories[key], holdout)
+            results[key] = _scored(outcome, histories[key], holdout, level)
     return _summary({key: results[key] for key in histories})
 
 
@@ -159,7 +166,7 @@ def _hold_out(years, values, holdout) -> tuple[History, int]:
     return (years[:-holdout], values[:-holdout]), int(years[-1])
 
 
-def _scored(outcome, history, holdout) -> BacktestResult | ForecastError:
+def _scored(outcome, history, holdout, level) -> BacktestResult | ForecastError:
     """Score one region's forecast of its held-out years against the record."""
     if isinstance(outcome, ForecastError):
         return ForecastError(f"After holding out {holdout} years: {outcome}")
@@ -175,6 +182,12 @@ def _scored(outcome, history, holdout) -> BacktestResult | ForecastError:
     upper = np.array([point.upper for point in points])
     errors = np.abs(value - actual) / actual * 100
     inside = (lower <= actual) & (actual <= upper)
+    penalty = 2 / (1 - level)
+    scores = (
+        (upper - lower)
+        + penalty * np.maximum(lower - actual, 0)
+        + penalty * np.maximum(actual - upper, 0)
+    ) / actual
     return BacktestResult(
         mape=float(np.mean(errors)),
         abs_pct_errors_by_horizon=errors.tolist(),
@@ -182,6 +195,7 @@ def _scored(outcome, history, holdout) -> BacktestResult | ForecastError:
         n=holdout,
         lags=outcome.lags,
         points=points,
+        interval_score=float(np.mean(scores) * 100),
     )
 
 
@@ -191,9 +205,12 @@ def _summary(results: dict[Hashable, BacktestResult | ForecastError]) -> Backtes
         return BacktestSummary(results, None, None, None)
     inside = sum(result.coverage * result.n for result in scored)
     errors = np.array([result.abs_pct_errors_by_horizon for result in scored])
+    mapes = [result.mape for result in scored]
     return BacktestSummary(
         results=results,
-        median_mape=float(np.median([result.mape for result in scored])),
+        median_mape=float(np.median(mapes)),
         coverage=inside / sum(result.n for result in scored),
         median_errors_by_horizon=np.median(errors, axis=0).tolist(),
+        mean_mape=float(np.mean(mapes)),
+        median_interval_score=float(np.median([result.interval_score for result in scored])),
     )

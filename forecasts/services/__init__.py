@@ -2,7 +2,7 @@
 (compute, store, read back, re-run, prune) and backtests. Views, API views, admin actions and
 commands parse their input, then call one of these."""
 
-from .backtests import backtest_run_create
+from .backtests import accuracy_refresh, backtest_run_create
 from .datasets import DatasetImportError, ImportBusyError, dataset_import, dataset_import_upload
 from .forecasts import (
     RegionForecast,
@@ -24,6 +24,7 @@ __all__ = [
     "RegionForecast",
     "RegionsMissingError",
     "StoredRun",
+    "accuracy_refresh",
     "backtest_run_create",
     "dataset_import",
     "dataset_import_upload",

@@ -50,7 +50,9 @@ def backtest_run_create(
         interval=ForecastRun.Interval.CALIBRATED if table else ForecastRun.Interval.MODEL,
         region_count=summary.regions,
         median_mape=summary.median_mape,
+        mean_mape=summary.mean_mape,
         coverage=summary.coverage,
+        interval_score=summary.median_interval_score,
         median_errors_by_horizon=summary.median_errors_by_horizon or [],
         failures=[
             {"code": code, "name": names[code], "error": str(outcome)}
@@ -67,6 +69,7 @@ def backtest_run_create(
             lags=outcome.lags,
             mape=outcome.mape,
             coverage=outcome.coverage,
+            interval_score=outcome.interval_score,
             errors_by_horizon=outcome.abs_pct_errors_by_horizon,
         )
         for code, outcome in summary.results.items()
@@ -78,6 +81,20 @@ def backtest_run_create(
     active_data.forget()
     transaction.on_commit(active_data.forget)
     return run
+
+
+def accuracy_refresh() -> list[BacktestRun]:
+    """Backtest the site's models (rules.SITE_MODELS) at every horizon of rules.ACCURACY_HOLDOUTS
+    on the active data: the figures /accuracy/ reports. A horizon the data is too short for is
+    left out. About two seconds on WPP2019; the import runs it after every refresh."""
+    runs = []
+    for method, lags in rules.SITE_MODELS:
+        for holdout in rules.ACCURACY_HOLDOUTS:
+            try:
+                runs.append(backtest_run_create(holdout=holdout, method=method, lags=lags))
+            except rules.ForecastError:
+                continue
+    return runs
 
 
 def _backtest_calibration(histories, *, holdout, method, lags):

@@ -13,6 +13,8 @@ from django.utils import timezone
 from forecasts import active_data, ingest, wpp
 from forecasts.models import Dataset
 
+from .backtests import accuracy_refresh
+
 IMPORT_LOCK_ID = 4_242_2019
 # PostgreSQL advisory locks (namespace, Dataset id): held by each running import's session, so
 # another process can tell a live import from one whose process stopped.
@@ -66,6 +68,8 @@ def dataset_import(
         raise failure from error
     finally:
         _release_running_lock(dataset)
+    if settings.ACCURACY_AFTER_IMPORT:
+        accuracy_refresh()
     return dataset
 
 

@@ -30,7 +30,8 @@ class RegionForecast:
     ``interval`` is ForecastRun.Interval: "calibrated" when the intervals after the history come
     from backtest errors, "model" when they are AutoReg's own. ``un`` is the UN's projection for
     the same years when the data has one, and ``backtest_mape`` the region's latest backtest error
-    (percent) with the same method and lags.
+    (percent) with the same method and lags. ``history_note`` says when the region's data stop
+    before the others' (WPP2022's WHO Regions end in 1996): its forecast starts from there.
     """
 
     code: int
@@ -42,6 +43,8 @@ class RegionForecast:
     interval: str = "model"
     un: UnProjection | None = None
     backtest_mape: float | None = None
+    last_recorded_year: int | None = None
+    history_note: str = ""
 
     @property
     def interval_label(self) -> str:
@@ -105,9 +108,23 @@ def forecast_compute(
             interval=_interval_kind(outcome.calibrated),
             un=_un_between(projections.get(region.code), start, end),
             backtest_mape=mapes.get(region.code),
+            last_recorded_year=region.last_year,
+            history_note=_history_note(region, data),
         )
         for region, outcome in zip(regions, outcomes, strict=True)
     ]
+
+
+def _history_note(region: Region, data: ActiveData) -> str:
+    """What a person must know when a region's data stop before the rest of the data."""
+    latest = data.last_recorded_year
+    if region.last_year is None or latest is None or region.last_year >= latest:
+        return ""
+    return (
+        f"The data of {region.name} stop in {region.last_year} (the rest reach {latest}): "
+        f"its forecast runs from {region.last_year + 1}, so it carries "
+        f"{latest - region.last_year} more years of uncertainty."
+    )
 
 
 def forecast_document(*, data: ActiveData | None = None, regions: list[Region], **settings) -> dict:
@@ -215,7 +232,14 @@ def forecast_run_create(
     run = ForecastRun.objects.create(
         dataset=data.dataset,
         regions=[
-            {"code": result.code, "name": result.name, "lags": result.lags} for result in results
+            {
+                "code": result.code,
+                "name": result.name,
+                "lags": result.lags,
+                "last_recorded_year": result.last_recorded_year,
+                "history_note": result.history_note,
+            }
+            for result in results
         ],
         start_year=start,
         end_year=end,
@@ -271,6 +295,8 @@ def forecast_run_results(
             interval=run.interval,
             un=_un_between(projections.get(region["code"]), run.start_year, run.end_year),
             backtest_mape=mapes.get(region["code"]),
+            last_recorded_year=region.get("last_recorded_year"),
+            history_note=region.get("history_note", ""),
         )
         for region in run.regions
     ]
