@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
-from . import rules, wpp
+from . import rules
 
 
 class Dataset(models.Model):
@@ -116,7 +116,7 @@ class Region(models.Model):
 
     @property
     def is_heading(self):
-        return self.kind in wpp.HEADING_KINDS
+        return self.kind in rules.HEADING_KINDS
 
 
 class YearlyPopulationQuerySet(models.QuerySet):
@@ -124,7 +124,7 @@ class YearlyPopulationQuerySet(models.QuerySet):
         return self.filter(region=region)
 
     def estimates(self):
-        return self.filter(variant=wpp.ESTIMATES)
+        return self.filter(variant=rules.ESTIMATES)
 
     def variant(self, name):
         return self.filter(variant=name)

@@ -28,6 +28,8 @@ NAME_MAX_LENGTH = 200
 VARIANT_MAX_LENGTH = 60
 ESTIMATES = "Estimates"
 MEDIUM = "Medium"
+# Rows of this kind are headings of the hierarchy: regions without data, not offered to forecast.
+HEADING_KINDS = frozenset({"Label/Separator"})
 
 
 class ForecastError(ValueError):

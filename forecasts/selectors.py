@@ -4,7 +4,7 @@ active_data.py)."""
 from collections import defaultdict
 from collections.abc import Iterable
 
-from . import rules, wpp
+from . import rules
 from .active_data import ActiveData, active_data
 from .models import (
     BacktestRun,
@@ -23,7 +23,7 @@ def dataset_active() -> Dataset | None:
     return Dataset.objects.filter(is_active=True).first()
 
 
-def region_series(*, region: Region, variant: str = wpp.ESTIMATES, first_year=None, last_year=None):
+def region_series(*, region: Region, variant: str = rules.ESTIMATES, first_year=None, last_year=None):
     """(years, persons) of one region's variant, ordered by year."""
     rows = (
         YearlyPopulation.objects.for_region(region)
@@ -123,7 +123,7 @@ def region_variants(*, region: Region) -> list[str]:
         .values_list("variant", flat=True)
         .distinct()
     )
-    return sorted(variants, key=lambda variant: (variant != wpp.ESTIMATES, variant))
+    return sorted(variants, key=lambda variant: (variant != rules.ESTIMATES, variant))
 
 
 # --- Accuracy ---

@@ -36,6 +36,7 @@ import pandas as pd
 
 from forecasts.rules import (
     ESTIMATES,
+    HEADING_KINDS,
     MEDIUM,
     NAME_MAX_LENGTH,
     REGION_CODE_MAX,
@@ -52,7 +53,6 @@ LONG_OPTIONAL = ["ISO3_code", "LocTypeName", "ParentID", "SortOrder"]
 WIDE_NAME = "Region, subregion, country or area"
 WIDE_REQUIRED = ["Variant", WIDE_NAME, "Country code", "Type", "Parent code"]
 RECORD_COLUMNS = ["region_code", "variant", "year", "persons"]
-HEADING_KINDS = {"Label/Separator"}
 CHUNK_ROWS = 100_000
 # Memory bounds: a chunk holds at most CHUNK_CELLS cells and CHUNK_BYTES of text (at the longest
 # line allowed), whatever the file, so a hostile file cannot make one chunk huge.

@@ -11,7 +11,7 @@ import math
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from forecasts import rules, selectors, wpp
+from forecasts import rules, selectors
 from forecasts.models import Dataset, ForecastRun, Region
 
 
@@ -218,7 +218,7 @@ class RegionSeriesInputSerializer(SpanInputSerializer):
     """Query string of GET /api/regions/{code}/series/; needs the region in the context."""
 
     variant = serializers.CharField(
-        default=wpp.ESTIMATES,
+        default=rules.ESTIMATES,
         max_length=rules.VARIANT_MAX_LENGTH,
         help_text="Estimates (the history) or one of the UN's projection variants in the data.",
     )

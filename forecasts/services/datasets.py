@@ -1,4 +1,8 @@
-"""Import a WPP file (a path, a URL or an upload) and make it the active dataset."""
+"""Import a WPP file (a path, a URL or an upload) and make it the active dataset.
+
+The reader and the loader (wpp, ingest) bring pandas; they are imported when an import runs, so
+that starting a web worker or a command does not pay for pandas.
+"""
 
 import hashlib
 import tempfile
@@ -10,7 +14,7 @@ from django.conf import settings
 from django.db import DataError, IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from forecasts import active_data, ingest, wpp
+from forecasts import active_data
 from forecasts.models import Dataset
 
 from .backtests import accuracy_refresh
@@ -47,6 +51,8 @@ def dataset_import(
     attempt is recorded as a failed Dataset, and DatasetImportError says what was wrong.
     ``progress_start`` receives the file's size in bytes, ``progress`` the bytes read so far.
     """
+    from forecasts import wpp
+
     dataset = _start_import(source)
     started = time.perf_counter()
     try:
@@ -75,6 +81,8 @@ def dataset_import(
 
 def _run_import(dataset, source, last_estimate_year, progress_start, progress, started):
     """Fetch, read and load the file into ``dataset``'s import; raises what dataset_import maps."""
+    from forecasts import ingest, wpp
+
     path = _local_file(source)
     dataset.checksum = _sha256(path)
     reader = wpp.read(
@@ -120,6 +128,8 @@ def _release_running_lock(dataset: Dataset) -> None:
 
 
 def _local_file(source) -> Path:
+    from forecasts import wpp
+
     text = str(source)
     if text.startswith(("http://", "https://")):
         return wpp.download(
@@ -137,6 +147,8 @@ def _local_file(source) -> Path:
 
 
 def _sha256(path: Path) -> str:
+    from forecasts import wpp
+
     if not path.is_file():
         raise wpp.WppFormatError(f"No such file: {path}")
     digest = hashlib.sha256()
@@ -187,7 +199,8 @@ def _nobody_holds(dataset_pk: int) -> bool:
     return free
 
 
-def _record_success(dataset, counts: ingest.LoadCounts, *, seconds):
+def _record_success(dataset, counts, *, seconds):
+    """Record a finished import: its counts (ingest.LoadCounts), time, and that it is active."""
     dataset.region_count = counts.regions
     dataset.value_count = counts.values
     dataset.first_year, dataset.last_year = counts.first_year, counts.last_year
@@ -201,6 +214,8 @@ def _record_success(dataset, counts: ingest.LoadCounts, *, seconds):
 
 def _import_failure(error) -> DatasetImportError:
     """The DatasetImportError to show for what went wrong during an import."""
+    from forecasts import wpp
+
     if isinstance(error, ImportBusyError):
         return error
     if isinstance(error, wpp.WppFormatError):
