@@ -6,7 +6,7 @@ Production settings (DEBUG off) on PostgreSQL (RELIABILITY_DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/popforecasts_reliability) with the Redis cache (REDIS_URL, default
 redis://127.0.0.1:6379/14). The full-scale file (generate_wpp_full.py) is imported when the database
 holds no full-scale data. wrk loads each endpoint from 127.0.0.1 in turn; POST /api/runs/ runs with
-the runs throttle raised (API_RUNS_RATE) so that it measures the work, not the limit.
+the runs throttle raised (RUNS_RATE) so that it measures the work, not the limit.
 Targets for GET /api/forecast/: at least 1,000 requests/s, p99 at most 50 ms, no errors.
 Worker memory is the resident set size of each worker after the load.
 """
@@ -41,7 +41,7 @@ def main():
     ensure_full_data()
     regions = forecast_regions()
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14")
-    extra_env = {"REDIS_URL": redis_url, "API_RUNS_RATE": "1000000/minute"}
+    extra_env = {"REDIS_URL": redis_url, "RUNS_RATE": "1000000/minute"}
     with Gunicorn(workers=2, extra_env=extra_env) as server:
         status, body = http_post_json(
             server.url + "/api/runs/", {"regions": regions.split(","), "from": 2030, "to": 2035}

@@ -188,10 +188,27 @@ def results_records(results) -> list[dict]:
 
 def results_csv(results) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    # Text is quoted, so a name with a line break stays one cell; numbers stay bare.
+    writer = csv.DictWriter(
+        buffer, fieldnames=CSV_COLUMNS, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC
+    )
     writer.writeheader()
-    writer.writerows(results_records(results))
+    writer.writerows(
+        {name: csv_safe(value) for name, value in record.items()}
+        for record in results_records(results)
+    )
     return buffer.getvalue()
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value):
+    """A text cell a spreadsheet would run as a formula gets a leading ' (OWASP's rule for CSV
+    injection); numbers stay numbers, so a negative value is not touched."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def lags_used(lags: int | str, results) -> str:

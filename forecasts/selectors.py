@@ -23,7 +23,9 @@ def dataset_active() -> Dataset | None:
     return Dataset.objects.filter(is_active=True).first()
 
 
-def region_series(*, region: Region, variant: str = rules.ESTIMATES, first_year=None, last_year=None):
+def region_series(
+    *, region: Region, variant: str = rules.ESTIMATES, first_year=None, last_year=None
+):
     """(years, persons) of one region's variant, ordered by year."""
     rows = (
         YearlyPopulation.objects.for_region(region)

@@ -7,7 +7,7 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
-from . import forms, presenters, rules, selectors, services
+from . import forms, presenters, rules, selectors, services, throttling
 from .active_data import active_data
 from .models import ForecastRun, Region
 
@@ -29,21 +29,11 @@ def home(request):
     if request.method == "POST":
         form = forms.ForecastForm(request.POST, data_source=data)
         if form.is_valid():
-            try:
-                stored = services.forecast_run_create(
-                    data=data,
-                    regions=form.cleaned_data["regions"],
-                    start=form.cleaned_data["start"],
-                    end=form.cleaned_data["end"],
-                    method=form.cleaned_data["method"],
-                    lags=form.cleaned_data["lags"],
-                    level=form.cleaned_data["level"],
-                )
-            except rules.ForecastError as error:
-                form.add_error(None, str(error))
-            else:
+            stored, status = _store_run(request, form, data)
+            if stored is not None:
                 return redirect(stored.run)
-        status = 400
+        else:
+            status = 400
     elif any(name in request.GET for name in ("regions", "from", "to", "method", "lags", "level")):
         form = forms.forecast_form_from_query(request.GET, data)
         form.is_valid()
@@ -58,6 +48,23 @@ def home(request):
         "lag_numbers": LAG_NUMBERS,
     }
     return render(request, "forecasts/home.html", context, status=status)
+
+
+def _store_run(request, form, data) -> tuple[services.StoredRun | None, int]:
+    """Store the valid form's run within the client's budget (forecasts.throttling); or None,
+    with the problem added to the form and the status to answer (429 over budget, else 400)."""
+    settings = form.cleaned_data
+    wait = throttling.run_budget_charge(
+        request, regions=len(settings["regions"]), years=settings["end"] - settings["start"] + 1
+    )
+    if wait is not None:
+        form.add_error(None, f"Too many forecasts stored from here; try again in {wait:.0f} s.")
+        return None, 429
+    try:
+        return services.forecast_run_create(data=data, **settings), 200
+    except rules.ForecastError as error:
+        form.add_error(None, str(error))
+        return None, 400
 
 
 def run_detail(request, pk):

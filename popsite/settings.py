@@ -110,17 +110,30 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# "default" holds computed answers (forecasts, calibration tables); "shared" what every worker must
+# agree on (the run budget). Without Redis: process memory, and files for "shared" (every worker on
+# the machine reads the same folder, and counting costs no database query). A Redis
+# outage makes the site slower, not broken: popsite.cache answers misses instead of raising.
+BEHIND_PROXY = env_int("BEHIND_PROXY", 0)
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
+    REDIS_CACHE = {"BACKEND": "popsite.cache.ResilientRedisCache", "LOCATION": REDIS_URL}
     CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "popforecast",
-        }
+        "default": {**REDIS_CACHE, "KEY_PREFIX": "popforecast"},
+        "shared": {**REDIS_CACHE, "KEY_PREFIX": "popforecast-shared"},
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "OPTIONS": {"MAX_ENTRIES": 2000},
+        },
+        "shared": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": os.environ.get("SHARED_CACHE_DIR", str(BASE_DIR / ".cache" / "shared")),
+            "OPTIONS": {"MAX_ENTRIES": 10000},
+        },
+    }
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -201,10 +214,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": env_int("API_PAGE_SIZE", 50),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_RATES": {"runs": os.environ.get("API_RUNS_RATE", "30/minute")},
-    # Proxies in front of the app, so throttling counts clients by X-Forwarded-For, not the proxy.
-    "NUM_PROXIES": env_int("API_NUM_PROXIES", None),
+    # Session authentication only: no HTTP Basic, whose password checks cost each attempt 0.2 s.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "NUM_PROXIES": BEHIND_PROXY,
 }
+# Storing forecast runs, from the site or the API: work units (forecasts.throttling) per client.
+RUNS_RATE = os.environ.get("RUNS_RATE", "30/minute")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Population forecasts API",
@@ -223,8 +238,9 @@ SPECTACULAR_SETTINGS = {
 # --- Production security ---------------------------------------------------------------------------
 # HTTPS=1 says the site is served over HTTPS: redirect plain HTTP, send HSTS, mark cookies secure.
 # Each part can be overridden on its own (e.g. SECURE_SSL_REDIRECT=0 when the proxy redirects already).
-# BEHIND_PROXY=1 trusts the proxy's X-Forwarded-Proto header to tell HTTPS requests from HTTP ones;
-# set it only when a proxy that overwrites that header sits in front of gunicorn.
+# BEHIND_PROXY=N says N proxies that overwrite X-Forwarded-For and X-Forwarded-Proto sit in front
+# of gunicorn: their X-Forwarded-Proto tells HTTPS requests apart, and the client's address is
+# read N entries from the right of X-Forwarded-For. 0 (the default): both headers are ignored.
 HTTPS = env_bool("HTTPS")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if HTTPS else 0)
@@ -232,7 +248,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTP
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS)
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", HTTPS)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", HTTPS)
-if env_bool("BEHIND_PROXY"):
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

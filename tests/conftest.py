@@ -86,11 +86,12 @@ def no_accuracy_after_import():
 def empty_cache():
     """Each test starts with an empty cache (CI shares one Redis between runs) and no copy of the
     active data in memory (the test database is rolled back under it)."""
-    from django.core.cache import cache
+    from django.core.cache import caches
 
     from forecasts import active_data
 
-    cache.clear()
+    for cache in caches.all():
+        cache.clear()
     active_data.forget()
     yield
     active_data.forget()

@@ -192,7 +192,7 @@ def test_datasets_list_imports_with_counts_times_and_status(api, small_dataset, 
         services.dataset_import(source=str(bad_file))
     response = api.get("/api/datasets/")
     assert response.status_code == 200
-    failed, succeeded = response.json()["results"]
+    failed, succeeded = response.json()["results"]  # anonymous: no error text (staff only)
     assert succeeded["id"] == small_dataset.pk
     assert succeeded["edition"] == "WPP2019" and succeeded["status"] == "succeeded"
     assert succeeded["is_active"] is True
@@ -201,7 +201,7 @@ def test_datasets_list_imports_with_counts_times_and_status(api, small_dataset, 
     assert succeeded["variants"] == ["Estimates"]
     assert succeeded["started_at"] and succeeded["finished_at"]
     assert succeeded["duration_seconds"] >= 0
-    assert failed["status"] == "failed" and failed["error"]
+    assert failed["status"] == "failed" and "error" not in failed
     assert failed["is_active"] is False
 
 
@@ -210,3 +210,16 @@ def test_regions_and_datasets_cannot_be_written(api, small_dataset, method):
     for url in ["/api/regions/", "/api/regions/900/", "/api/datasets/"]:
         response = getattr(api, method)(url, {}, format="json")
         assert response.status_code == 405, url
+
+
+def test_anonymous_users_see_no_import_errors_or_sources(db, client, admin_client, tmp_path):
+    from forecasts import services
+    from forecasts.models import Dataset
+
+    with pytest.raises(services.DatasetImportError):
+        services.dataset_import(source="http://user:secret@10.0.0.1:9/WPP2024_x.csv")
+    [public] = client.get("/api/datasets/").json()["results"]
+    assert "error" not in public and "source" not in public
+    [staff] = admin_client.get("/api/datasets/").json()["results"]
+    assert staff["error"] and "secret" not in staff["source"]
+    assert "secret" not in Dataset.objects.get().source

@@ -37,7 +37,15 @@ def test_default_is_the_recommended_method_and_lags(small_dataset):
 
     assert run.method == rules.DEFAULT_METHOD == "damped"
     assert run.lags == rules.DEFAULT_LAGS
-    assert run.regions == [{"code": 900, "name": "WORLD", "lags": rules.DEFAULT_LAGS}]
+    assert run.regions == [
+        {
+            "code": 900,
+            "name": "WORLD",
+            "lags": rules.DEFAULT_LAGS,
+            "last_recorded_year": 2020,
+            "history_note": "",
+        }
+    ]
 
 
 def test_the_default_forecast_has_calibrated_intervals(small_dataset):

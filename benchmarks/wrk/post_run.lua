@@ -1,4 +1,4 @@
--- POST /api/runs/ with a JSON body: each request stores a forecast run (raise API_RUNS_RATE first).
+-- POST /api/runs/ with a JSON body: each request stores a forecast run (raise RUNS_RATE first).
 wrk.method = "POST"
 wrk.path = "/api/runs/"
 wrk.headers["Content-Type"] = "application/json"

@@ -414,6 +414,8 @@ class RegionSeriesOutputSerializer(serializers.Serializer):
 
 
 class DatasetOutputSerializer(serializers.ModelSerializer):
+    """An import as everyone sees it: what was loaded and when, not where from or why it failed."""
+
     variants = serializers.ListField(child=serializers.CharField())
 
     class Meta:
@@ -425,7 +427,6 @@ class DatasetOutputSerializer(serializers.ModelSerializer):
             "checksum",
             "status",
             "is_active",
-            "error",
             "last_estimate_year",
             "first_year",
             "last_year",
@@ -436,6 +437,13 @@ class DatasetOutputSerializer(serializers.ModelSerializer):
             "finished_at",
             "duration_seconds",
         ]
+
+
+class DatasetStaffOutputSerializer(DatasetOutputSerializer):
+    """An import as staff see it: with its source and, for a failed one, its error."""
+
+    class Meta(DatasetOutputSerializer.Meta):
+        fields = [*DatasetOutputSerializer.Meta.fields, "source", "error"]
 
 
 class BacktestRegionOutputSerializer(serializers.Serializer):

@@ -5,21 +5,18 @@ Errors: 400 {field: [messages]} for bad input, 404 {"detail"} for unknown codes 
 when no data is loaded yet, 415 for a body that is not JSON or a form, 429 with Retry-After.
 """
 
-from django.core.exceptions import ImproperlyConfigured
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.exceptions import APIException, NotFound, Throttled, ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from forecasts import presenters, rules, selectors, services
+from forecasts import presenters, rules, selectors, services, throttling
 from forecasts.active_data import ActiveData, active_data
 from forecasts.models import Dataset, ForecastRun, Region
 
@@ -34,28 +31,6 @@ class NoDataLoaded(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "No data is loaded yet: an operator must import a WPP file first."
     default_code = "no_data"
-
-
-class RunCreateThrottle(SimpleRateThrottle):
-    """Limits how often one client (user, else IP address) creates runs; reads are not limited.
-
-    The rate, REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["runs"], is read at each request (DRF's own
-    classes read it once, at import), so a changed setting applies at once, in tests too.
-    """
-
-    scope = "runs"
-
-    def get_rate(self):
-        try:
-            return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
-        except KeyError:
-            raise ImproperlyConfigured(
-                f'Set REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["{self.scope}"], e.g. "30/minute".'
-            ) from None
-
-    def get_cache_key(self, request, view):
-        ident = request.user.pk if request.user.is_authenticated else self.get_ident(request)
-        return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
 VALIDATION_ERROR = OpenApiResponse(
@@ -214,9 +189,6 @@ class RunListCreateApi(generics.GenericAPIView):
     permission_classes = [AllowAny]
     serializer_class = serializers.RunOutputSerializer
 
-    def get_throttles(self):
-        return [RunCreateThrottle()] if self.request.method == "POST" else []
-
     @extend_schema(
         summary="Forecast runs, newest first",
         parameters=[serializers.RunListInputSerializer],
@@ -279,6 +251,13 @@ class RunListCreateApi(generics.GenericAPIView):
         data = _active_data()
         body = serializers.RunCreateInputSerializer(data=request.data, context={"data": data})
         body.is_valid(raise_exception=True)
+        wait = throttling.run_budget_charge(
+            request,
+            regions=len(body.validated_data["regions"]),
+            years=body.validated_data["end"] - body.validated_data["start"] + 1,
+        )
+        if wait is not None:
+            raise Throttled(wait=wait)
         try:
             stored = services.forecast_run_create(data=data, **body.validated_data)
         except rules.ForecastError as error:
@@ -310,9 +289,16 @@ class RunDetailApi(APIView):
     responses=serializers.DatasetOutputSerializer(many=True),
 )
 class DatasetListApi(generics.ListAPIView):
+    """Everyone sees what was imported and when; only staff see where from and why it failed
+    (an error can name internal hosts, a source URL an internal address)."""
+
     permission_classes = [AllowAny]
-    serializer_class = serializers.DatasetOutputSerializer
     queryset = Dataset.objects.all()
+
+    def get_serializer_class(self):
+        if self.request.user.is_staff:
+            return serializers.DatasetStaffOutputSerializer
+        return serializers.DatasetOutputSerializer
 
 
 NO_BACKTEST = OpenApiResponse(DETAIL.response, description="No backtest of the loaded data yet")

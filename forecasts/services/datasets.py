@@ -9,6 +9,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.db import DataError, IntegrityError, OperationalError, connection, transaction
@@ -110,13 +111,25 @@ def _start_import(source) -> Dataset:
     and mistakes it for one whose process stopped.
     """
     with transaction.atomic():
-        dataset = Dataset.objects.create(source=str(source)[:1000])
+        dataset = Dataset.objects.create(source=source_without_credentials(str(source))[:1000])
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(
                     "SELECT pg_advisory_lock(%s, %s)", [RUNNING_LOCK_NAMESPACE, dataset.pk]
                 )
     return dataset
+
+
+def source_without_credentials(source: str) -> str:
+    """The source as it may be shown and stored: a URL's user and password are dropped."""
+    try:
+        parts = urlsplit(source)
+    except ValueError:  # not a URL a download could use either; the import will say so
+        return source
+    if not parts.scheme or "@" not in parts.netloc:
+        return source
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=host))
 
 
 def _release_running_lock(dataset: Dataset) -> None:

@@ -1,0 +1,60 @@
+"""One budget for storing forecast runs, whichever front door asks (site form or API).
+
+Each stored run costs its client work units in proportion to the points it stores (regions x
+years), so twenty regions over 150 years cost more than two regions over ten. The units are counted
+per client in a fixed window, in the "shared" cache, which every worker sees (Redis in production;
+the database on one machine), so a client cannot gain by landing on another worker. Clients are
+told apart by their user id, else by their address: the X-Forwarded-For header is believed only
+for the BEHIND_PROXY proxies the settings say sit in front of the app.
+"""
+
+import math
+import time
+
+from django.conf import settings
+from django.core.cache import caches
+
+POINTS_PER_UNIT = 200
+PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def run_cost(*, regions: int, years: int) -> int:
+    """Work units of a run: one per POINTS_PER_UNIT points stored, at least one."""
+    return max(1, math.ceil(regions * years / POINTS_PER_UNIT))
+
+
+def run_budget_charge(request, *, regions: int, years: int) -> float | None:
+    """Charge the client for a run; None when it is within its budget, else the seconds to wait.
+
+    A refused run is not charged.
+    """
+    limit, period = _rate(settings.RUNS_RATE)
+    window = int(time.time() // period)
+    key = f"runs-budget:{client_ident(request)}:{window}"
+    store = caches["shared"]
+    cost = run_cost(regions=regions, years=years)
+    store.add(key, 0, period + 1)
+    used = store.get(key, 0)
+    if used + cost > limit and used > 0:
+        return (window + 1) * period - time.time()
+    store.set(key, used + cost, period + 1)
+    return None
+
+
+def client_ident(request) -> str:
+    """The user's id when logged in, else the client's address as the nearest trusted proxy saw it."""
+    if request.user.is_authenticated:
+        return f"user-{request.user.pk}"
+    proxies = settings.BEHIND_PROXY
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if proxies and forwarded:
+        addresses = [part.strip() for part in forwarded.split(",") if part.strip()]
+        if addresses:
+            return addresses[-min(proxies, len(addresses))]
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _rate(text: str) -> tuple[int, int]:
+    """("30/minute") -> (30, 60): units allowed per period of seconds."""
+    count, _, period = text.partition("/")
+    return int(count), PERIODS[period.strip().lower()]

@@ -1,0 +1,43 @@
+"""A Redis cache that lets the site keep answering while Redis is down.
+
+Everything kept in the cache can be computed again, so a cache that cannot be reached is a miss,
+not an error: reads return their default and writes are skipped, each with a warning in the log.
+"""
+
+import logging
+
+from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import ConnectionError, TimeoutError
+
+logger = logging.getLogger(__name__)
+UNREACHABLE = (ConnectionError, TimeoutError)
+
+
+def _answering(default_of):
+    """Wrap a cache method: when Redis cannot be reached, log it and answer default_of(args)."""
+
+    def decorate(method):
+        def wrapper(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except UNREACHABLE as error:
+                logger.warning("Cache unreachable (%s); answering without it.", error)
+                return default_of(*args, **kwargs)
+
+        wrapper.__name__ = method.__name__
+        return wrapper
+
+    return decorate
+
+
+class ResilientRedisCache(RedisCache):
+    get = _answering(lambda key, default=None, version=None: default)(RedisCache.get)
+    get_many = _answering(lambda keys, version=None: {})(RedisCache.get_many)
+    has_key = _answering(lambda key, version=None: False)(RedisCache.has_key)
+    add = _answering(lambda *args, **kwargs: False)(RedisCache.add)
+    set = _answering(lambda *args, **kwargs: None)(RedisCache.set)
+    set_many = _answering(lambda data, *args, **kwargs: list(data))(RedisCache.set_many)
+    touch = _answering(lambda *args, **kwargs: False)(RedisCache.touch)
+    delete = _answering(lambda *args, **kwargs: False)(RedisCache.delete)
+    delete_many = _answering(lambda *args, **kwargs: None)(RedisCache.delete_many)
+    clear = _answering(lambda *args, **kwargs: None)(RedisCache.clear)

@@ -1,0 +1,100 @@
+"""One budget for storing runs, from the site and the API, that headers cannot escape."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from forecasts import throttling
+from forecasts.models import ForecastRun
+
+pytestmark = pytest.mark.django_db
+
+BODY = {"regions": ["900"], "from": 2030, "to": 2031}
+
+
+def _api_post(client, **headers):
+    return client.post("/api/runs/", BODY, format="json", **headers)
+
+
+def test_a_different_x_forwarded_for_per_request_does_not_escape_the_budget(
+    small_dataset, settings
+):
+    settings.RUNS_RATE = "3/minute"
+    client = APIClient()
+    answers = [
+        _api_post(client, HTTP_X_FORWARDED_FOR=f"203.0.113.{number}").status_code
+        for number in range(6)
+    ]
+    assert answers == [201, 201, 201, 429, 429, 429]
+
+
+def test_behind_a_proxy_the_forwarded_address_names_the_client(small_dataset, settings):
+    settings.RUNS_RATE = "1/minute"
+    settings.BEHIND_PROXY = 1
+    client = APIClient()
+    assert _api_post(client, HTTP_X_FORWARDED_FOR="203.0.113.1").status_code == 201
+    assert _api_post(client, HTTP_X_FORWARDED_FOR="203.0.113.2").status_code == 201
+    assert _api_post(client, HTTP_X_FORWARDED_FOR="203.0.113.1").status_code == 429
+
+
+def test_the_site_form_and_the_api_draw_on_the_same_budget(small_dataset, settings, client):
+    settings.RUNS_RATE = "2/minute"
+    form = {"regions": ["900"], "from": "2030", "to": "2031", "lags": "3", "level": "0.95"}
+
+    assert client.post("/", form).status_code == 302
+    assert _api_post(APIClient()).status_code == 201
+    refused = client.post("/", form)
+
+    assert refused.status_code == 429
+    assert "Too many forecasts" in refused.content.decode()
+    assert ForecastRun.objects.count() == 2
+
+
+def test_heavy_runs_cost_more_of_the_budget(small_dataset, settings):
+    settings.RUNS_RATE = "20/minute"
+    heavy = {"regions": ["900", "901", "902", "250"], "from": 1960, "to": 2100}
+    client = APIClient()
+
+    assert throttling.run_cost(regions=4, years=141) == 3
+    assert throttling.run_cost(regions=20, years=151) == 16
+    assert throttling.run_cost(regions=1, years=1) == 1
+    answers = [client.post("/api/runs/", heavy, format="json").status_code for _ in range(8)]
+    assert answers.count(201) == 6  # 6 x 3 units = 18 of 20; the 7th would pass the limit
+
+
+def test_the_budget_is_counted_where_every_worker_sees_it(settings):
+    from django.core.cache import caches
+
+    assert settings.CACHES["shared"]["BACKEND"] in {
+        "django.core.cache.backends.filebased.FileBasedCache",
+        "popsite.cache.ResilientRedisCache",
+    }
+    caches["shared"].set("probe", 1)
+    assert caches["shared"].get("probe") == 1
+
+
+def test_a_redis_outage_is_a_cache_miss_not_an_error(settings):
+    from popsite.cache import ResilientRedisCache
+
+    unreachable = ResilientRedisCache(
+        "redis://127.0.0.1:9/0", {"OPTIONS": {"socket_connect_timeout": 0.2}}
+    )
+    assert unreachable.get("anything", "default") == "default"
+    unreachable.set("key", "value")
+    assert unreachable.add("key", "value") is False
+    assert unreachable.get_many(["a", "b"]) == {}
+    unreachable.delete("key")
+
+
+def test_the_site_and_api_answer_while_redis_is_down(small_dataset, settings, client):
+    settings.CACHES = {
+        name: {
+            "BACKEND": "popsite.cache.ResilientRedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+            "OPTIONS": {"socket_connect_timeout": 0.2},
+        }
+        for name in ("default", "shared")
+    }
+    assert client.get("/regions/900/").status_code == 200
+    answer = APIClient().get("/api/forecast/", {"regions": "900", "from": 2030, "to": 2031})
+    assert answer.status_code == 200
+    assert _api_post(APIClient()).status_code == 201
