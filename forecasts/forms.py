@@ -276,11 +276,7 @@ class WorldForm(forms.Form):
             attrs={"class": "form-control", "min": rules.YEAR_MIN, "max": rules.YEAR_MAX}
         ),
     )
-    view = forms.ChoiceField(
-        label="Colour the map by",
-        choices=list(rules.WORLD_VIEWS.items()),
-        widget=forms.Select(attrs={"class": "form-select"}),
-    )
+    view = forms.ChoiceField(choices=list(rules.WORLD_VIEWS.items()), widget=forms.HiddenInput)
     kind = forms.ChoiceField(label="List", widget=forms.Select(attrs={"class": "form-select"}))
     region = forms.TypedChoiceField(
         label="Inside",

@@ -212,10 +212,13 @@ def _compute_rows(data: ActiveData, start: int, end: int) -> list[WorldRow]:
 
 
 def _forecasts(data: ActiveData, regions: list[Region], start: int, end: int) -> dict:
-    """code -> RegionForecast. One batched fit; only when a series cannot be fitted (which names
-    it) are the regions fitted one by one, so one odd series does not blank the whole map."""
+    """code -> RegionForecast. One batched fit, without calibrated intervals (the ranking shows
+    none); only when a series cannot be fitted (which names it) are the regions fitted one by
+    one, so one odd series does not blank the whole map."""
     try:
-        results = forecast_compute(data=data, regions=regions, start=start, end=end)
+        results = forecast_compute(
+            data=data, regions=regions, start=start, end=end, calibrate=False
+        )
     except rules.ForecastError:
         results = []
         for region in regions:

@@ -7,6 +7,7 @@
 
   var ANTARCTICA = "010"; // no population, and it takes a fifth of the map's height
   var MISSING = "#dee2e6";
+  var LEGEND_HEIGHT = 44; // pixels under the map for the colour legend
   var full = new Intl.NumberFormat("en", { maximumFractionDigits: 0 });
   var oneDecimal = new Intl.NumberFormat("en", { maximumFractionDigits: 1, minimumFractionDigits: 1 });
 
@@ -107,6 +108,7 @@
         maintainAspectRatio: false,
         animation: false,
         showOutline: false,
+        layout: { padding: { bottom: LEGEND_HEIGHT + 4 } },
         plugins: {
           legend: { display: false },
           tooltip: {
@@ -133,9 +135,20 @@
             max: limit,
             missing: MISSING,
             ticks: {
+              stepSize: limit / 2,
+              maxTicksLimit: 5,
               callback: function (value) { return (value > 0 ? "+" : "") + value + "%"; },
             },
-            legend: { position: "bottom-left", align: "right", length: 220 },
+            // A horizontal legend under the map, in room of its own (layout.padding), so it never
+            // covers a country, at any width.
+            // (its negative bottom margin moves it below the chart area, into that padding).
+            legend: {
+              position: "bottom",
+              align: "bottom",
+              length: Math.min(320, canvas.clientWidth * 0.8),
+              width: LEGEND_HEIGHT - 8,
+              margin: { left: 0, right: 0, top: 0, bottom: -LEGEND_HEIGHT },
+            },
           },
         },
         onHover: function (event, elements) {
