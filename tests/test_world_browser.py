@@ -121,7 +121,14 @@ def test_map_draws_and_a_country_shows_its_tooltip_and_opens_its_page(
     elapsed = time.perf_counter() - started
     width = tab.viewport_size["width"]
     tab.locator("#world-map-figure").screenshot(path=artifact_path(f"world-{width}.png"))
+    # The first request on new data fits every country; the next ones read the cache.
     assert elapsed < MAP_LOAD_SECONDS * 3, f"map drawn after {elapsed:.2f}s"
+    started = time.perf_counter()
+    tab.reload()
+    assert _wait_for_map(tab) > 1000
+    warm = time.perf_counter() - started
+    print(f"\n/world/ at {width}px: map drawn {elapsed:.2f}s (first), {warm:.2f}s (again)")
+    assert warm < MAP_LOAD_SECONDS * 2, f"map drawn after {warm:.2f}s"  # 2 shared cores
     expect(tab.locator("#world-map-figure")).to_be_visible()
     expect(tab.locator("#world-table tbody tr")).to_have_count(235)
 

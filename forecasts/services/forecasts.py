@@ -75,7 +75,9 @@ def forecast_compute(
     Every method but the original app's gets calibrated intervals when the data allows a
     calibration table; ``calibrate=False`` keeps the model's own intervals, for callers that
     show no interval (the world ranking), since building the table is the slow part of the first
-    forecast on new data (about a second on WPP2019) and the predictions are the same. Raises ForecastError naming every region whose series cannot be fitted
+    forecast on new data (about a second on WPP2019) and the predictions are the same.
+
+    Raises ForecastError naming every region whose series cannot be fitted
     ("France: ...; WORLD: ..."). The limit of rules.MAX_REGIONS is the front doors' (for
     interactive requests), not this function's.
     """
