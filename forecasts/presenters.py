@@ -306,3 +306,91 @@ def settings_digest(*, codes, start, end, method, lags, level) -> str:
     """Same regions (in order) and settings -> same digest, for cache keys."""
     settings = [list(codes), start, end, method, lags, repr(level)]
     return hashlib.sha256(json.dumps(settings).encode()).hexdigest()
+
+
+# --- The world ranking ---
+
+WORLD_CSV_COLUMNS = [
+    "region_code",
+    "region_name",
+    "kind",
+    "from_year",
+    "population_from",
+    "to_year",
+    "population_to",
+    "change_percent",
+    "un_medium",
+    "difference_percent",
+]
+
+
+def world_records(ranking) -> list[dict]:
+    """One flat record per region of a services.WorldRanking, in its order, unrounded."""
+    return [
+        {
+            "code": row.code,
+            "name": row.name,
+            "kind": row.kind,
+            "population_from": persons(row.start_population),
+            "population_to": persons(row.end_population),
+            "change_percent": row.change_percent,
+            "un_medium": persons(row.un_medium),
+            "difference_percent": row.un_difference_percent,
+        }
+        for row in ranking.rows
+    ]
+
+
+def world_document(ranking, *, dataset, kind, region) -> dict:
+    """GET /api/world/: what the map colours and its tooltips say."""
+    return {
+        "dataset": {"id": dataset.pk, "edition": dataset.edition},
+        "params": {"from": ranking.start, "to": ranking.end, "kind": kind, "region": region},
+        "method": rules.DEFAULT_METHOD,
+        "lags": rules.DEFAULT_LAGS,
+        "unit": UNIT,
+        "has_un_projections": ranking.has_un,
+        "regions": world_records(ranking),
+        "not_forecast": list(ranking.failures),
+    }
+
+
+def world_csv(ranking) -> str:
+    """The ranking as the page shows it (same filter and order), one row per region."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(WORLD_CSV_COLUMNS)
+    for record in world_records(ranking):
+        writer.writerow(
+            [
+                record["code"],
+                record["name"],
+                record["kind"],
+                ranking.start,
+                _csv_persons(record["population_from"]),
+                ranking.end,
+                _csv_persons(record["population_to"]),
+                _csv_percent(record["change_percent"]),
+                _csv_persons(record["un_medium"]),
+                _csv_percent(record["difference_percent"]),
+            ]
+        )
+    return buffer.getvalue()
+
+
+def _csv_persons(value: float | None) -> str:
+    return "" if value is None else f"{value:.0f}"
+
+
+def _csv_percent(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+def percent_signed(value: float | None) -> str:
+    """A change in percent with its sign and one decimal: +12.3%, −4.0% (a true minus sign)."""
+    if value is None or not math.isfinite(value):
+        return ""
+    text = f"{abs(value):,.1f}%"
+    if text == "0.0%":
+        return text
+    return ("+" if value > 0 else "\u2212") + text

@@ -31,6 +31,27 @@ MEDIUM = "Medium"
 # Rows of this kind are headings of the hierarchy: regions without data, not offered to forecast.
 HEADING_KINDS = frozenset({"Label/Separator"})
 
+# The world page: WPP2019 calls countries "Country/Area"; long files may leave the kind empty, and
+# then a region with an ISO3 code is a country.
+COUNTRY_KIND = "Country/Area"
+WORLD_DEFAULT_END_YEAR = 2050
+WORLD_VIEW_CHANGE = "change"
+WORLD_VIEW_DISAGREEMENT = "disagreement"
+WORLD_VIEWS = {
+    WORLD_VIEW_CHANGE: "Forecast change",
+    WORLD_VIEW_DISAGREEMENT: "This model against the UN",
+}
+# Sort keys of the world ranking and the column each orders by.
+WORLD_SORTS = {
+    "name": "Country",
+    "from": "Population in the first year",
+    "to": "Population in the last year",
+    "change": "Change (%)",
+    "un": "UN Medium",
+    "difference": "Difference from the UN (%)",
+}
+WORLD_DIRECTIONS = ("asc", "desc")
+
 
 class ForecastError(ValueError):
     """A forecast that cannot be made: settings outside these rules, or a series the model cannot
@@ -115,6 +136,15 @@ def check_span(start: int, end: int) -> None:
         check_year(year, name=name)
     if start > end:
         raise ForecastError(f"The start year ({start}) must not be after the end year ({end}).")
+
+
+def check_recorded_start(start: int, first_recorded: int) -> None:
+    """A change is measured from a population that exists: recorded, or forecast after it."""
+    if start < first_recorded:
+        raise ForecastError(
+            f"The start year must not be before the first recorded year ({first_recorded}); "
+            f"got {start}."
+        )
 
 
 def check_year(year: int, *, name: str) -> None:

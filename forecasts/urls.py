@@ -13,4 +13,6 @@ urlpatterns = [
     path("regions/", views.region_list, name="region_list"),
     path("regions/<int:code>/", views.region_detail, name="region_detail"),
     path("accuracy/", views.accuracy, name="accuracy"),
+    path("world/", views.world, name="world"),
+    path("world.csv", views.world_csv, name="world_csv"),
 ]

@@ -13,6 +13,8 @@ set -euo pipefail
 CHARTJS_VERSION="4.6.1"
 TOMSELECT_VERSION="2.6.2"
 BOOTSTRAP_VERSION="5.3.9"
+CHARTJS_GEO_VERSION="4.3.6"
+WORLD_ATLAS_VERSION="2.0.2"
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENDOR_DIR="$REPO_ROOT/static/vendor"
@@ -72,6 +74,8 @@ echo "Fetching packages from the npm registry..."
 fetch chart.js "$CHARTJS_VERSION"
 fetch tom-select "$TOMSELECT_VERSION"
 fetch bootstrap "$BOOTSTRAP_VERSION"
+fetch chartjs-chart-geo "$CHARTJS_GEO_VERSION"
+fetch world-atlas "$WORLD_ATLAS_VERSION"
 
 mkdir -p "$VENDOR_DIR"
 
@@ -104,12 +108,30 @@ copy_asset "$pkg/dist/css/bootstrap.min.css" "$dest/bootstrap.min.css"
 copy_asset "$pkg/dist/js/bootstrap.bundle.min.js" "$dest/bootstrap.bundle.min.js"
 copy_license "$pkg" "$dest"
 
+# --- chartjs-chart-geo (UMD build; it bundles topojson-client and the d3 parts it needs,
+# and exposes them as window.ChartGeo, ChartGeo.topojson included) -----------
+pkg="$TMP_DIR/chartjs-chart-geo/package"
+dest="$VENDOR_DIR/chartjs-chart-geo"
+fresh_dir "$dest"
+copy_asset "$pkg/build/index.umd.min.js" "$dest/index.umd.min.js"
+copy_license "$pkg" "$dest"
+
+# --- world-atlas (Natural Earth 1:110m country shapes as TopoJSON; ids are UN M49 codes) --
+pkg="$TMP_DIR/world-atlas/package"
+dest="$VENDOR_DIR/world-atlas"
+fresh_dir "$dest"
+cp "$pkg/countries-110m.json" "$dest/countries-110m.json"
+[[ -s "$dest/countries-110m.json" ]] || die "world-atlas: countries-110m.json is missing"
+copy_license "$pkg" "$dest"
+
 # --- Versions manifest ------------------------------------------------------
 cat > "$VENDOR_DIR/VERSIONS.txt" <<VERSIONS
 # Vendored by scripts/vendor-static.sh from the npm registry. Do not edit by hand.
 chart.js@${CHARTJS_VERSION}
 tom-select@${TOMSELECT_VERSION}
 bootstrap@${BOOTSTRAP_VERSION}
+chartjs-chart-geo@${CHARTJS_GEO_VERSION}
+world-atlas@${WORLD_ATLAS_VERSION}
 VERSIONS
 
 echo "Vendored files:"

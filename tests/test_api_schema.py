@@ -16,6 +16,7 @@ ENDPOINTS = {
     "/api/runs/{id}/": {"get"},
     "/api/datasets/": {"get"},
     "/api/accuracy/": {"get"},
+    "/api/world/": {"get"},
 }
 
 

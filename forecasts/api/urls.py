@@ -23,6 +23,7 @@ urlpatterns = [
     path("runs/", views.RunListCreateApi.as_view(), name="run_list"),
     path("runs/<int:id>/", views.RunDetailApi.as_view(), name="run_detail"),
     path("accuracy/", views.AccuracyApi.as_view(), name="accuracy"),
+    path("world/", views.WorldApi.as_view(), name="world"),
     path("datasets/", views.DatasetListApi.as_view(), name="dataset_list"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", swagger_ui, name="docs"),

@@ -334,3 +334,37 @@ class AccuracyApi(APIView):
             },
         )
         return Response(output.data)
+
+
+class WorldApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        summary="The world at a glance: every country's forecast change between two years",
+        description=(
+            "Every country (or, with `kind`, every region of that kind) forecast with the default "
+            f"model ({rules.DEFAULT_METHOD}, lags {rules.DEFAULT_LAGS}) in one batched fit: its "
+            "population in `from` and `to` (recorded inside its history, else forecast), the "
+            "change in percent and, when the data has UN projections, the UN Medium for `to` and "
+            "this model's difference from it. The world page's map reads it. Answered from a "
+            "cache per pair of years until the data is replaced."
+        ),
+        parameters=[serializers.WorldInputSerializer],
+        responses={200: serializers.WorldOutputSerializer, 400: VALIDATION_ERROR, 409: NO_DATA},
+    )
+    def get(self, request):
+        data = _active_data()
+        query = serializers.WorldInputSerializer(data=request.query_params, context={"data": data})
+        query.is_valid(raise_exception=True)
+        settings = query.validated_data
+        ranking = services.world_ranking(
+            data=data,
+            start=settings["start"],
+            end=settings["end"],
+            kind=settings["kind"],
+            region=settings.get("region"),
+        )
+        document = presenters.world_document(
+            ranking, dataset=data.dataset, kind=settings["kind"], region=settings.get("region")
+        )
+        return Response(document)

@@ -1,6 +1,6 @@
 """The use cases every front door shares, one module per subject: datasets (imports), forecasts
-(compute, store, read back, re-run, prune) and backtests. Views, API views, admin actions and
-commands parse their input, then call one of these."""
+(compute, store, read back, re-run, prune), backtests and the world ranking (world). Views, API
+views, admin actions and commands parse their input, then call one of these."""
 
 from .backtests import accuracy_refresh, backtest_run_create
 from .datasets import DatasetImportError, ImportBusyError, dataset_import, dataset_import_upload
@@ -17,6 +17,7 @@ from .forecasts import (
     region_outlook,
     required_data,
 )
+from .world import WorldRanking, WorldRow, world_ranking, world_rows
 
 __all__ = [
     "DatasetImportError",
@@ -24,6 +25,8 @@ __all__ = [
     "RegionForecast",
     "RegionsMissingError",
     "StoredRun",
+    "WorldRanking",
+    "WorldRow",
     "accuracy_refresh",
     "backtest_run_create",
     "dataset_import",
@@ -36,4 +39,6 @@ __all__ = [
     "forecast_runs_prune",
     "region_outlook",
     "required_data",
+    "world_ranking",
+    "world_rows",
 ]

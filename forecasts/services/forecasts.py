@@ -68,16 +68,21 @@ def forecast_compute(
     method: str = rules.DEFAULT_METHOD,
     lags: int | str = rules.DEFAULT_LAGS,
     level: float = rules.DEFAULT_LEVEL,
+    calibrate: bool = True,
 ) -> list[RegionForecast]:
     """Forecast each region's Estimates for [start, end] in one batched fit; values are persons.
 
     Every method but the original app's gets calibrated intervals when the data allows a
-    calibration table. Raises ForecastError naming every region whose series cannot be fitted
+    calibration table; ``calibrate=False`` keeps the model's own intervals, for callers that
+    show no interval (the world ranking), since building the table is the slow part of the first
+    forecast on new data (about a second on WPP2019) and the predictions are the same.
+
+    Raises ForecastError naming every region whose series cannot be fitted
     ("France: ...; WORLD: ..."). The limit of rules.MAX_REGIONS is the front doors' (for
     interactive requests), not this function's.
     """
     data = data or required_data()
-    calibration = forecast_calibration(data, method=method, lags=lags)
+    calibration = forecast_calibration(data, method=method, lags=lags) if calibrate else None
     outcomes = modeling.forecast_many(
         [data.history(region.code) for region in regions],
         start=start,

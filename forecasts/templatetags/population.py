@@ -25,3 +25,9 @@ def chart_figure(caption, extra_class=""):
 def un_table(result):
     """A region's forecast beside the UN projection, year by year."""
     return {"result": result, "rows": presenters.un_rows(result)}
+
+
+@register.filter
+def percent_signed(value):
+    """A change in percent with its sign: +12.3%, −4.0%; "" for no value."""
+    return presenters.percent_signed(value)
