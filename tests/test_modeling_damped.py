@@ -99,7 +99,6 @@ def test_log_space_autoreg_methods_stay_positive_to_2100(estimates, method, lags
 # 2. No explosive fits --------------------------------------------------------------------------
 
 
-@pytest.mark.slow
 def test_no_fit_is_explosive_at_any_origin_from_1960_to_2010(estimates):
     """Every AR fit of the change of growth is stationary: its largest companion root (over both
     ensemble members) is inside the unit circle, so no forecast compounds an accelerating growth."""
