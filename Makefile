@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run data-official test test-fast lint migrations-check serve collectstatic clean check-deploy check-reliability bench-import bench-http
+.PHONY: run data-official test test-fast lint migrations-check serve collectstatic clean check-deploy check-reliability bench-import bench-http bench-accuracy
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,12 @@ bench-import: $(VENV)/.installed
 
 bench-http: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_http.py
+
+## bench-accuracy: the default against levels/1, diff2/3 and the statsforecast peers in six backtest
+## windows, with targets met/missed, and the batch timing (about a minute; the peers come from the
+## cache of benchmarks/bench_peers.py, run in .venv-bench: see requirements-bench.txt)
+bench-accuracy: $(VENV)/.installed
+	$(BIN)/python benchmarks/bench_accuracy.py
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -1,25 +1,35 @@
-"""Backtest accuracy of the forecasting methods on WPP2019, and the coverage of their intervals.
+"""Accuracy and interval honesty of the default forecast against the old models and statsforecast.
 
-    .venv/bin/python benchmarks/bench_accuracy.py [--file PATH]
+    .venv/bin/python benchmarks/bench_accuracy.py [--file PATH] [--runs 30]      (make bench-accuracy)
 
-1. The issue's baseline: fit 1950–2010, forecast 2011–2020. Median MAPE across regions of the
-   original model (levels, lags=1), of extending the last year's growth rate, and the coverage of
-   the original model's 95% intervals.
-2. Every method and lag order: median 10-year MAPE across regions from origins 1985, 1990, 1995
-   and 2000 (validation: every forecast year is 2010 or earlier) and from 2010 (test: 2011–2020).
-   The recommended default is the one with the lowest mean validation median; the test column
-   shows how it then did on years it was not chosen on.
-3. Coverage of nominal 95% intervals before and after calibration, for the original and the
-   recommended model, on three splits: the table is built only from histories that end before
-   the ten years it is judged on (rolling origins from 30 to 10 years before that, as
-   modeling.calibration_origins gives).
+Every WPP2019 region with data is fitted on 1950..origin and forecast origin+1..origin+h, with
+95% intervals, for the three windows the targets are set on (2010 h=10, 2000 h=20, 1990 h=30) and
+three robustness rows (1995 h=25, 2005 h=15, 1985 h=10). Each method sees only data up to the
+origin, its calibration included:
+
+- default: damped, table from damped.calibrate(histories cut at the origin, last_year=origin);
+- levels/1: the original app's model with its model-based intervals;
+- diff2/3: the previous default, calibrated as `backtest --holdout h` does (modeling.calibrate on
+  the cut histories, origins modeling.calibration_origins(origin, h));
+- AutoARIMA, AutoETS, AutoARIMA on log population (statsforecast), read from the cache that
+  benchmarks/bench_peers.py writes in its own venv (see PEERS_HOWTO).
+
+Columns: median and mean across regions of the MAPE over the held-out years (%); coverage of the
+95% intervals over all region-years; interval score (IS, the Gneiting-Raftery score at alpha=0.05
+as % of the actual: ((upper - lower) + 40 (lower - actual)[actual < lower]
++ 40 (actual - upper)[actual > upper]) / actual * 100, mean over the region's years, median across
+regions); regions with a value or bound <= 0 (or none); explosive fits (largest companion root
+modulus >= 1 in the space the model is fitted in; "-" where not measured); seconds of fit, predict
+and intervals for all regions (calibration separately). Then a "targets" line per window and the
+timing of the default's batch forecast of every region (target < 20 ms).
 No database: the file is read with forecasts.wpp.
 """
 
 import argparse
-import statistics
+import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,15 +37,39 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench_batch_forecast import DEFAULT_FILE, wpp2019_histories  # noqa: E402
+from timing import timed  # noqa: E402
+from wpp2019 import DEFAULT_FILE, peers_cache, wpp2019_histories  # noqa: E402
 
 from forecasts import modeling, rules  # noqa: E402
+from forecasts.modeling import autoreg, damped, longrange  # noqa: E402
 
-VALIDATION_ORIGINS = (1985, 1990, 1995, 2000)
-TEST_ORIGIN = 2010
-HOLDOUT = 10
-LAG_CHOICES = (1, 2, 3, 4, 5, rules.LAGS_AUTO)
-COVERAGE_SPLITS = (1990, 2000, 2010)
+MAIN_WINDOWS = ((2010, 10), (2000, 20), (1990, 30))
+ROBUSTNESS_WINDOWS = ((1995, 25), (2005, 15), (1985, 10))
+LEVEL = 0.95
+PENALTY = 2 / (1 - LEVEL)  # 40: the interval score's charge per person outside the interval
+PEERS = ("AutoARIMA", "AutoETS", "AutoARIMA-log")
+COVERAGE_TARGET = (0.90, 0.97)
+BATCH_TARGET_MS = 20.0
+PEERS_HOWTO = (
+    "python -m venv .venv-bench && .venv-bench/bin/pip install -r requirements-bench.txt && "
+    ".venv-bench/bin/python benchmarks/bench_peers.py"
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One method's figures in one window (see the module docstring for each column)."""
+
+    name: str
+    median_mape: float
+    mean_mape: float
+    coverage: float
+    interval_score: float
+    negatives: int
+    explosive: int | None
+    seconds: float
+    calibration_seconds: float | None = None
+    note: str = ""
 
 
 def cut(histories, last_year):
@@ -46,116 +80,297 @@ def cut(histories, last_year):
     }
 
 
-def median_mape(histories, origin, *, method, lags):
-    """Median MAPE of forecasts of origin+1 .. origin+HOLDOUT fitted on years up to ``origin``."""
-    summary = modeling.backtest_many(
-        cut(histories, origin + HOLDOUT), holdout=HOLDOUT, lags=lags, method=method
+def held_out(histories, origin, horizon):
+    """(regions, horizon) recorded persons of origin+1 .. origin+horizon."""
+    return np.stack(
+        [
+            values[(years > origin) & (years <= origin + horizon)]
+            for years, values in histories.values()
+        ]
     )
-    return summary.median_mape
 
 
-def growth_extension_mape(histories, origin):
-    """Median MAPE of carrying the last year's growth rate forward (the issue's simple baseline)."""
-    errors = []
-    for years, values in histories.values():
-        known = values[years <= origin]
-        actual = values[(years > origin) & (years <= origin + HOLDOUT)]
-        growth = known[-1] / known[-2]
-        predicted = known[-1] * growth ** np.arange(1, len(actual) + 1)
-        errors.append(float(np.mean(np.abs(predicted - actual) / actual)) * 100)
-    return statistics.median(errors)
+def score(name, value, lower, upper, actual, **figures) -> Row:
+    """The accuracy columns of a (regions, years) forecast against the record.
 
-
-def print_baseline(histories):
-    original = modeling.backtest_many(histories, holdout=HOLDOUT, lags=1, method="levels")
-    print("Baseline: fit 1950–2010, forecast 2011–2020")
-    print(f"  levels, lags=1 (original app)   median MAPE {original.median_mape:.3f}%")
-    print(
-        f"  last year's growth rate          median MAPE {growth_extension_mape(histories, 2010):.3f}%"
+    A missing value (NaN) counts as an infinite error and as a region without a positive forecast.
+    """
+    with np.errstate(invalid="ignore"):
+        errors = np.where(np.isfinite(value), np.abs(value - actual) / actual * 100, np.inf)
+        mape = errors.mean(axis=1)
+        inside = (lower <= actual) & (actual <= upper)
+        below = PENALTY * (lower - actual) * (actual < lower)
+        above = PENALTY * (actual - upper) * (actual > upper)
+        interval_score = ((upper - lower) + below + above) / actual * 100
+        positive = (value > 0) & (lower > 0) & (upper > 0)
+    return Row(
+        name=name,
+        median_mape=float(np.median(mape)),
+        mean_mape=float(np.mean(mape)),
+        coverage=float(np.mean(inside)),
+        interval_score=float(np.median(np.nan_to_num(interval_score, nan=np.inf).mean(axis=1))),
+        negatives=int(np.sum(~np.all(positive, axis=1))),
+        **figures,
     )
-    print(f"  levels, lags=1 95% intervals     coverage {original.coverage:.1%}")
-    print(f"  regions backtested               {original.regions}")
 
 
-def print_methods(histories):
-    columns = [*VALIDATION_ORIGINS, TEST_ORIGIN]
-    print("\nMedian 10-year MAPE (%) by method and lags; origin = last year fitted")
-    header = "".join(f"{origin:>8}" for origin in columns)
-    print(f"  {'method':<8}{'lags':>5}{header}{'valid.':>9}{'test':>8}")
-    rows = []
-    for method in rules.METHODS:
-        for lags in LAG_CHOICES:
-            figures = [
-                median_mape(histories, origin, method=method, lags=lags) for origin in columns
-            ]
-            validation = statistics.mean(figures[: len(VALIDATION_ORIGINS)])
-            rows.append((validation, method, lags, figures[-1]))
-            cells = "".join(f"{figure:8.3f}" for figure in figures)
-            print(f"  {method:<8}{lags!s:>5}{cells}{validation:9.3f}{figures[-1]:8.3f}")
-    naive = [growth_extension_mape(histories, origin) for origin in columns]
-    cells = "".join(f"{figure:8.3f}" for figure in naive)
-    print(f"  {'last growth rate':<13}{cells}{statistics.mean(naive[:-1]):9.3f}{naive[-1]:8.3f}")
-    validation, method, lags, test = min(rows, key=lambda row: row[0])
-    print(
-        f"Best on validation: method={method} lags={lags} (mean validation {validation:.3f}%, "
-        f"test 2011–2020 {test:.3f}%; target <= 0.6%)"
+def as_arrays(forecasts):
+    """(value, lower, upper) arrays of equally long Forecasts (NaN where a point has none)."""
+    for outcome in forecasts:
+        if isinstance(outcome, rules.ForecastError):
+            raise outcome
+    triples = np.array(
+        [[(p.value, p.lower, p.upper) for p in outcome.points] for outcome in forecasts],
+        dtype=float,
     )
-    chosen = (rules.DEFAULT_METHOD, rules.DEFAULT_LAGS)
-    agreement = "matches" if chosen == (method, lags) else "DOES NOT match"
-    print(f"rules.DEFAULT_METHOD/LAGS = {chosen} {agreement} the best on validation")
+    return triples[..., 0], triples[..., 1], triples[..., 2]
 
 
-def print_coverage(histories):
-    print("\nCoverage of nominal 95% intervals, before and after calibration")
-    print("  (table from origins T-30 .. T-10 of histories cut at T, calibration_origins(T);")
-    print("   judged on T+1 .. T+10, which the table never saw)")
-    print(
-        f"  {'method':<8}{'lags':>5}{'judged on':>12}{'before':>9}{'after':>9}{'median half-width':>19}"
+def padded(histories) -> np.ndarray:
+    """Histories ending in the same year as one matrix, NaN before a late start."""
+    first = min(int(years[0]) for years, _ in histories.values())
+    last = max(int(years[-1]) for years, _ in histories.values())
+    matrix = np.full((len(histories), last - first + 1), np.nan)
+    for row, (years, values) in enumerate(histories.values()):
+        matrix[row, years - first] = values
+    return matrix
+
+
+def default_row(histories, origin, horizon) -> Row:
+    """The damped default, its table built from the histories cut at the origin only."""
+    past = cut(histories, origin)
+    started = time.perf_counter()
+    table = damped.table_from_json(damped.calibrate(past, last_year=origin))
+    calibration_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    forecasts = damped.forecast_many(
+        list(past.values()),
+        start=origin + 1,
+        end=origin + horizon,
+        level=LEVEL,
+        table=table,
+        keys=list(past),
     )
-    models = [("levels", 1), (rules.DEFAULT_METHOD, rules.DEFAULT_LAGS)]
-    for method, lags in models:
-        for split in COVERAGE_SPLITS:
-            started = time.perf_counter()
+    seconds = time.perf_counter() - started
+    explosive = int(np.sum(longrange.fit(padded(past)).max_root >= 1))
+    return score(
+        "default (damped)",
+        *as_arrays(forecasts),
+        held_out(histories, origin, horizon),
+        explosive=explosive,
+        seconds=seconds,
+        calibration_seconds=calibration_seconds,
+    )
+
+
+def autoreg_explosive(histories, method, lags) -> int:
+    """Fits whose AR polynomial, in the space the method fits, has a root on or in the unit circle."""
+    spec = rules.METHODS[method]
+    matrix = padded(histories)
+    working = np.log(matrix) if spec.log else matrix
+    params, _ = autoreg.fit_autoreg(np.diff(working, n=spec.differences, axis=1), lags)
+    return int(np.sum(longrange.companion_roots(params[:, 1:]).max(axis=1) >= 1))
+
+
+def autoreg_row(histories, origin, horizon, method, lags, *, calibrated) -> Row:
+    """An AutoReg method; with ``calibrated``, its table is built as `backtest --holdout` does."""
+    past = cut(histories, origin)
+    table, calibration_seconds, note = None, None, ""
+    if calibrated:
+        started = time.perf_counter()
+        try:
             table = modeling.calibrate(
-                cut(histories, split),
-                origins=modeling.calibration_origins(split, HOLDOUT),
-                horizon=HOLDOUT,
+                past,
+                origins=modeling.calibration_origins(origin, horizon),
+                horizon=horizon,
                 lags=lags,
                 method=method,
             )
-            seconds = time.perf_counter() - started
-            judged = cut(histories, split + HOLDOUT)
-            before = modeling.backtest_many(judged, holdout=HOLDOUT, lags=lags, method=method)
-            after = modeling.backtest_many(
-                judged, holdout=HOLDOUT, lags=lags, method=method, calibration=table
-            )
-            print(
-                f"  {method:<8}{lags!s:>5}{f'{split + 1}–{split + HOLDOUT}':>12}"
-                f"{before.coverage:9.1%}{after.coverage:9.1%}"
-                f"{median_half_width(before):9.2%} → {median_half_width(after):.2%}"
-                f"   (calibration {seconds * 1000:.0f} ms)"
-            )
+        except rules.ForecastError as error:
+            note = f"uncalibrated: {error}"
+        calibration_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    forecasts = modeling.forecast_many(
+        list(past.values()),
+        start=origin + 1,
+        end=origin + horizon,
+        lags=lags,
+        level=LEVEL,
+        method=method,
+        calibration=table,
+        keys=list(past),
+    )
+    seconds = time.perf_counter() - started
+    return score(
+        f"{method}/{lags}" + (" (cal.)" if table is not None else ""),
+        *as_arrays(forecasts),
+        held_out(histories, origin, horizon),
+        explosive=autoreg_explosive(past, method, lags),
+        seconds=seconds,
+        calibration_seconds=calibration_seconds,
+        note=note,
+    )
 
 
-def median_half_width(summary):
-    """Median half-width of the intervals relative to the forecast, over all regions and years."""
-    widths = [
-        (point.upper - point.lower) / 2 / point.value
-        for result in summary.results.values()
-        if isinstance(result, modeling.BacktestResult)
-        for point in result.points
+def peer_row(histories, peers, name, origin, horizon) -> Row | None:
+    """A statsforecast model's row from the cache, or None when the cache lacks the window."""
+    window = peers["windows"].get(f"{name}|{origin}|{horizon}")
+    if window is None:
+        return None
+    triples = np.array([window["forecasts"][str(code)] for code in histories], dtype=float)
+    return score(
+        name,
+        triples[:, 0],
+        triples[:, 1],
+        triples[:, 2],
+        held_out(histories, origin, horizon),
+        explosive=None,
+        seconds=window["seconds"],
+    )
+
+
+def load_peers(path):
+    """The peers' cached forecasts of this file, or None (and say how to make them)."""
+    cache = peers_cache(path)
+    if not cache.is_file():
+        print(f"No statsforecast peers: {cache.relative_to(ROOT)} is absent. Create it with")
+        print(f"  {PEERS_HOWTO}")
+        return None
+    peers = json.loads(cache.read_text())
+    print(
+        f"statsforecast {peers['statsforecast']} peers from {cache.relative_to(ROOT)} "
+        f"(seconds include one model fit per region, numba warm-up excluded)"
+    )
+    return peers
+
+
+HEADER = (
+    f"  {'method':<20}{'med MAPE':>9}{'mean MAPE':>10}{'cover':>8}{'IS':>8}"
+    f"{'neg':>5}{'expl':>6}{'secs':>9}{'cal s':>7}"
+)
+
+
+def format_row(row: Row) -> str:
+    explosive = "-" if row.explosive is None else str(row.explosive)
+    calibration = "" if row.calibration_seconds is None else f"{row.calibration_seconds:7.2f}"
+    line = (
+        f"  {row.name:<20}{row.median_mape:9.2f}{row.mean_mape:10.2f}{row.coverage:8.1%}"
+        f"{figure(row.interval_score)}{row.negatives:5d}{explosive:>6}{row.seconds:9.3f}{calibration}"
+    )
+    return f"{line}  {row.note}" if row.note else line
+
+
+def figure(value: float) -> str:
+    """An IS cell: one decimal, or powers of ten when a blown-up interval makes it huge."""
+    return f"{value:8.1f}" if abs(value) < 1e5 else f"{value:8.1e}"
+
+
+def window_rows(histories, peers, origin, horizon) -> list[Row]:
+    rows = [
+        default_row(histories, origin, horizon),
+        autoreg_row(histories, origin, horizon, "levels", 1, calibrated=False),
+        autoreg_row(histories, origin, horizon, "diff2", 3, calibrated=True),
     ]
-    return statistics.median(widths)
+    for name in PEERS if peers else ():
+        row = peer_row(histories, peers, name, origin, horizon)
+        if row is not None:
+            rows.append(row)
+    return rows
+
+
+def targets_line(origin, horizon, rows: list[Row]) -> str:
+    """Met or missed, with the gap, for each target of the default in this window."""
+    default, peers = rows[0], [row for row in rows if row.explosive is None]
+    parts = []
+    for label, column in (
+        ("median MAPE", "median_mape"),
+        ("mean MAPE", "mean_mape"),
+        ("IS", "interval_score"),
+    ):
+        ours = getattr(default, column)
+        if not peers:
+            parts.append(f"{label} {ours:.2f} vs best peer: no peers")
+            continue
+        best = min(peers, key=lambda row, column=column: getattr(row, column))
+        gap = ours - getattr(best, column)
+        verdict = "met" if gap <= 0 else "MISSED"
+        parts.append(
+            f"{label} {ours:.2f} vs {getattr(best, column):.2f} ({best.name}) {verdict} ({gap:+.2f})"
+        )
+    low, high = COVERAGE_TARGET
+    coverage = default.coverage
+    gap = min(coverage - low, 0) + max(coverage - high, 0)
+    parts.append(
+        f"coverage {coverage:.1%} in {low:.0%}-{high:.0%} "
+        + ("met" if gap == 0 else f"MISSED ({gap * 100:+.1f} pt)")
+    )
+    parts.append(f"negatives {default.negatives} " + ("met" if not default.negatives else "MISSED"))
+    parts.append(f"explosive {default.explosive} " + ("met" if not default.explosive else "MISSED"))
+    return f"targets {origin} h={horizon}: " + "; ".join(parts)
+
+
+def print_windows(histories, peers):
+    verdicts = []
+    for label, windows in (("Main windows", MAIN_WINDOWS), ("Robustness", ROBUSTNESS_WINDOWS)):
+        print(f"\n== {label} (95% intervals, {len(histories)} regions) ==")
+        for origin, horizon in windows:
+            print(f"fit 1950..{origin}, forecast {origin + 1}..{origin + horizon} (h={horizon})")
+            print(HEADER)
+            rows = window_rows(histories, peers, origin, horizon)
+            for row in rows:
+                print(format_row(row))
+            verdicts.append(targets_line(origin, horizon, rows))
+    print("\n== Targets of the default (at or below the best peer; coverage 90-97%; none <= 0) ==")
+    for line in verdicts:
+        print(line)
+
+
+def print_batch_timing(histories, runs):
+    """The default's batch forecast of every region, table of the full data, as the site runs it:
+    the numpy core (fit, predict, intervals) and damped.forecast_many (the core plus one Point
+    object per region and year, which is what callers get)."""
+    last_year = max(int(years[-1]) for years, _ in histories.values())
+    started = time.perf_counter()
+    table = damped.table_from_json(damped.calibrate(histories, last_year=last_year))
+    calibration_ms = (time.perf_counter() - started) * 1000
+    print(f"\n== Batch forecast of all {len(histories)} regions, default, 95% intervals ==")
+    print(f"  calibration of the full data (once per dataset, cached): {calibration_ms:.0f} ms")
+    matrix, keys = padded(histories), list(histories)
+    for start, end in ((2030, 2035), (last_year + 1, 2100)):
+        core = timed(lambda end=end: batch_core(matrix, keys, table, end - last_year), runs)
+        objects = timed(
+            lambda start=start, end=end: damped.forecast_many(
+                list(histories.values()), start=start, end=end, level=LEVEL, table=table, keys=keys
+            ),
+            runs,
+        )
+        for label, (best, median) in (("numpy core", core), ("forecast_many", objects)):
+            verdict = "met" if median < BATCH_TARGET_MS else "MISSED"
+            print(
+                f"  {start}-{end} {label:<14} best {best:7.2f} ms, median {median:7.2f} ms "
+                f"(target < {BATCH_TARGET_MS:.0f} ms: {verdict}; {runs} runs)"
+            )
+
+
+def batch_core(matrix, keys, table, steps):
+    """longrange's fit, recursion and calibrated interval of every region, without Point objects."""
+    fit = longrange.fit(matrix)
+    mean, scale = longrange.predict(fit, steps)
+    horizons = np.arange(1, steps + 1)
+    return longrange.interval(
+        mean, scale, table, horizons, LEVEL, table.factor_matrix(keys, horizons)
+    )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE)
+    parser.add_argument("--runs", type=int, default=30)
     arguments = parser.parse_args()
     histories = wpp2019_histories(arguments.file)
-    print_baseline(histories)
-    print_methods(histories)
-    print_coverage(histories)
+    peers = load_peers(arguments.file)
+    print_windows(histories, peers)
+    print_batch_timing(histories, arguments.runs)
 
 
 if __name__ == "__main__":

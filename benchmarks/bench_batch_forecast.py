@@ -20,8 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from timing import timed  # noqa: E402
+from wpp2019 import DEFAULT_FILE, wpp2019_histories  # noqa: E402
 
-from forecasts import modeling, rules, wpp  # noqa: E402
+from forecasts import modeling, rules  # noqa: E402
 
 ROWS = [
     ("levels", 1),
@@ -39,27 +40,6 @@ TRANSFORMS = {
     "diff2": (False, 2),
     "growth2": (True, 2),
 }
-DEFAULT_FILE = ROOT.parent / "shared" / "data" / "WPP2019_POP_F01_1_TOTAL_POPULATION_BOTH_SEXES.csv"
-
-
-def wpp2019_histories(path) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Region code -> (years, persons) of its Estimates, for every region with data."""
-    reader = wpp.read(path)
-    series: dict[int, list[tuple[int, int]]] = {}
-    for chunk in reader.chunks():
-        estimates = chunk[chunk["variant"] == wpp.ESTIMATES]
-        for code, year, persons in estimates[["region_code", "year", "persons"]].itertuples(
-            index=False
-        ):
-            series.setdefault(int(code), []).append((int(year), int(persons)))
-    histories = {}
-    for code, rows in series.items():
-        rows.sort()
-        histories[code] = (
-            np.array([year for year, _ in rows]),
-            np.array([persons for _, persons in rows], dtype=float),
-        )
-    return histories
 
 
 def statsmodels_loop(histories, start, end, lags, method):

@@ -307,8 +307,12 @@ def _predict_group(members, method, start, end, quantile) -> np.ndarray:
     constant = np.all(history == history[:, :1], axis=1)
     if np.any(constant):
         predicted[constant] = _flat(history[constant, 0], year_count, start, first_predictable)
-    unusable = ~np.all(np.isfinite(predicted), axis=-1, keepdims=True)
-    return np.where(unusable, np.nan, predicted)
+    usable = np.all(np.isfinite(predicted), axis=-1, keepdims=True)
+    if spec.log:
+        # exp() of a runaway log forecast underflows to 0 as it overflows to inf: no value either
+        # way, never a population of 0 from a method that is positive by construction.
+        usable &= np.all(predicted > 0, axis=-1, keepdims=True)
+    return np.where(usable, predicted, np.nan)
 
 
 def _flat(values: np.ndarray, year_count: int, start: int, first_predictable: int) -> np.ndarray:

@@ -460,10 +460,14 @@ class Table:
         return len(self.quantiles)
 
     def quantile(self, prob: float, horizons: np.ndarray) -> np.ndarray:
-        """Score quantile at ``prob`` for each horizon (interpolated on the grid, extrapolated in h)."""
+        """Score quantile at ``prob`` for each horizon (interpolated on the grid, extrapolated in h).
+
+        The measured quantiles are made monotone in |q(h)| * h (see ``_never_narrower``).
+        """
         grid = np.asarray(self.probs)
         q = np.asarray(self.quantiles)
         column = np.array([np.interp(prob, grid, q[i]) for i in range(len(q))])
+        column = _never_narrower(column, upper=prob >= 0.5)
         h = np.asarray(horizons, dtype=int)
         H = self.measured
         inside = column[np.clip(h, 1, H) - 1]
@@ -502,6 +506,21 @@ class Table:
     @classmethod
     def from_dict(cls, d: dict) -> Table:
         return cls(**d)
+
+
+def _never_narrower(column: np.ndarray, *, upper: bool) -> np.ndarray:
+    """Measured quantiles q(1..H) adjusted so that q(h) * h never moves towards 0 as h grows.
+
+    Why: the log_scale grows like h, so the interval's side at horizon h is |q(h)| * h (times the
+    region factor). Tail quantiles (99 %, 99.99 %) measured at each horizon separately are noisy
+    near the last measured horizons, where few origins reach: raw, they let a 99 % interval at
+    h = 45 be narrower than at h = 44. Further ahead is never more certain, so each side is the
+    running extreme of q(k) * k over k <= h, divided by h again.
+    """
+    h = np.arange(1, len(column) + 1)
+    scaled = column * h
+    running = np.maximum.accumulate(scaled) if upper else np.minimum.accumulate(scaled)
+    return running / h
 
 
 def backtest_scores(histories: dict, origins, max_horizon: int, **overrides):

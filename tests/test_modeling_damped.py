@@ -1,0 +1,192 @@
+"""The default model's guarantees, checked on every WPP2019 region (issue 12, points 1-3).
+
+Positive by construction to 2100 at any level, no explosive fit from any origin, intervals that
+widen with the horizon and never collapse, a calibration table that reaches 2100, and one code path:
+`backtest --holdout N` scores exactly what `forecast` shows from the same cut data, a single
+series equals its entry in a batch. No database: the real file is read with forecasts.wpp (tests
+skip when ../shared/data is absent). The tables (about half a second each) are built once a module.
+"""
+
+import numpy as np
+import pytest
+
+from forecasts import modeling
+from forecasts.modeling import damped, longrange
+from tests.test_modeling_autoreg import HOLY_SEE, wpp2019_estimates
+
+LAST_YEAR = 2020
+END = 2100
+LEVELS = (0.5, 0.8, 0.95, 0.99, 0.9999)
+LOG_METHODS = ("log", "growth", "growth2")
+FIRST_YEAR = 1950
+
+
+@pytest.fixture(scope="module")
+def estimates():
+    return wpp2019_estimates()
+
+
+@pytest.fixture(scope="module")
+def table(estimates):
+    """The table the site uses for WPP2019: every region's full history, origins 1960..2019."""
+    return damped.table_from_json(damped.calibrate(estimates, last_year=LAST_YEAR))
+
+
+@pytest.fixture(scope="module")
+def to_2100(estimates, table):
+    """level -> (value, lower, upper) arrays (regions, 2021..2100) of the default's forecast."""
+    return {level: forecast_arrays(estimates, table, level) for level in LEVELS}
+
+
+def cut(histories, last_year):
+    return {
+        code: (years[years <= last_year], values[years <= last_year])
+        for code, (years, values) in histories.items()
+    }
+
+
+def forecast_arrays(histories, table, level, start=LAST_YEAR + 1, end=END):
+    """(value, lower, upper) of damped.forecast_many as arrays; NaN where a point has no value."""
+    forecasts = damped.forecast_many(
+        list(histories.values()),
+        start=start,
+        end=end,
+        level=level,
+        table=table,
+        keys=list(histories),
+    )
+    return as_arrays(forecasts)
+
+
+def as_arrays(forecasts):
+    triples = np.array(
+        [[(p.value, p.lower, p.upper) for p in outcome.points] for outcome in forecasts],
+        dtype=float,
+    )
+    return triples[..., 0], triples[..., 1], triples[..., 2]
+
+
+def constant_rows(histories) -> np.ndarray:
+    return np.array([np.all(values == values[0]) for _, values in histories.values()])
+
+
+# 1. Positive by construction -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_the_default_is_positive_and_finite_to_2100_for_every_region(to_2100, level):
+    """Every value and bound is exp() of something finite: > 0 at any level, however far ahead."""
+    for array in to_2100[level]:
+        assert np.all(np.isfinite(array))
+        assert np.all(array > 0)
+
+
+@pytest.mark.parametrize("lags", [1, 3])
+@pytest.mark.parametrize("method", LOG_METHODS)
+def test_log_space_autoreg_methods_stay_positive_to_2100(estimates, method, lags):
+    """The AutoReg methods fitted to log population turn back into persons through exp(), so a
+    value or bound they give is never 0 or less (an overflow gives no value, never a negative)."""
+    forecasts = modeling.forecast_many(
+        list(estimates.values()), start=LAST_YEAR + 1, end=END, lags=lags, method=method
+    )
+    value, lower, upper = as_arrays(forecasts)
+    for array in (value, lower, upper):
+        given = array[np.isfinite(array)]
+        assert given.size and np.all(given > 0)
+    assert np.all(np.isnan(value) == np.isnan(lower))
+
+
+# 2. No explosive fits --------------------------------------------------------------------------
+
+
+def test_no_fit_is_explosive_at_any_origin_from_1960_to_2010(estimates):
+    """Every AR fit of the change of growth is stationary: its largest companion root (over both
+    ensemble members) is inside the unit circle, so no forecast compounds an accelerating growth."""
+    for origin in range(1960, 2011):
+        past = cut(estimates, origin)
+        fit = longrange.fit(np.stack([values for _, values in past.values()]))
+        worst = int(np.argmax(fit.max_root))
+        assert fit.max_root[worst] < 1, (origin, list(past)[worst], fit.max_root[worst])
+
+
+# 3. Intervals honest at every horizon ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_interval_widths_never_shrink_with_the_horizon(estimates, to_2100, level):
+    """Further ahead is never more certain: for every region, the interval's relative width
+    log(upper / lower) is non-decreasing from 2021 to 2100 (relative, because a shrinking
+    population's interval in persons may narrow while its uncertainty grows)."""
+    _, lower, upper = to_2100[level]
+    width = np.log(upper / lower)
+    steps = np.diff(width, axis=1)
+    regions = list(estimates)
+    bad = np.nonzero(np.any(steps < -1e-12, axis=1))[0]
+    assert not bad.size, [(regions[row], float(steps[row].min())) for row in bad[:5]]
+
+
+@pytest.mark.parametrize("last_year", [1990, LAST_YEAR])
+def test_the_table_reaches_every_horizon_to_2100(estimates, table, last_year):
+    """Measured horizons plus the power-law extrapolation give a finite quantile at every horizon
+    from 1 to 2100 - 1950, whatever year the data stop (a 1990 table measures fewer horizons)."""
+    used = (
+        table
+        if last_year == LAST_YEAR
+        else damped.table_from_json(
+            damped.calibrate(cut(estimates, last_year), last_year=last_year)
+        )
+    )
+    horizons = np.arange(1, END - FIRST_YEAR + 1)
+    assert 0 < used.measured < len(horizons)
+    for prob in (0.00005, 0.025, 0.25, 0.5, 0.75, 0.975, 0.99995):
+        assert np.all(np.isfinite(used.quantile(prob, horizons)))
+    mean = np.full((1, len(horizons)), 1e6)
+    lower, upper = longrange.interval(mean, 0.01 * horizons[None, :], used, horizons, 0.95, 1.0)
+    assert np.all(np.isfinite(lower)) and np.all(np.isfinite(upper))
+    assert np.all(lower < mean) and np.all(mean < upper)
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_the_interval_never_collapses_unless_the_series_is_constant(estimates, to_2100, level):
+    """upper / lower > 1 for every varying region and horizon; a constant series (Holy See)
+    forecasts itself with a zero-width interval."""
+    value, lower, upper = to_2100[level]
+    constant = constant_rows(estimates)
+    assert list(np.array(list(estimates))[constant]) == [HOLY_SEE]
+    assert np.all(upper[~constant] / lower[~constant] > 1)
+    assert np.all(lower[constant] == value[constant]) and np.all(upper[constant] == value[constant])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("holdout", [10, 20, 30])
+def test_backtest_scores_exactly_what_forecast_shows_and_covers_90_to_97_percent(
+    estimates, holdout
+):
+    """`backtest --holdout N` and `forecast` are one computation: a forecast of the held-out years
+    from the data cut at 2020 - N, with the table built from that cut data, equals point for point
+    what backtest_many scored. The coverage of those 95% intervals (the figure bench_accuracy.py
+    shows for the 2010 h=10, 2000 h=20 and 1990 h=30 windows) lies in 90-97%."""
+    origin = LAST_YEAR - holdout
+    past = cut(estimates, origin)
+    table = damped.table_from_json(damped.calibrate(past, last_year=origin))
+    shown = forecast_arrays(past, table, 0.95, start=origin + 1, end=LAST_YEAR)
+    summary = modeling.backtest_many(estimates, holdout=holdout, method="damped", calibration=table)
+    scored = as_arrays(summary.results[code] for code in estimates)
+    for ours, theirs in zip(shown, scored, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    assert 0.90 <= summary.coverage <= 0.97
+
+
+def test_one_series_alone_equals_its_entry_in_the_batch(estimates, table):
+    """The site forecasts one region and `forecast --all` every region through the same batch
+    code: a region's forecast does not depend on which others are fitted with it."""
+    codes = [900, HOLY_SEE, *list(estimates)[::15]]
+    batch = damped.forecast_many(
+        list(estimates.values()), start=2015, end=END, level=0.9, table=table, keys=list(estimates)
+    )
+    by_code = dict(zip(estimates, batch, strict=True))
+    for code in codes:
+        [alone] = damped.forecast_many(
+            [estimates[code]], start=2015, end=END, level=0.9, table=table, keys=[code]
+        )
+        assert alone == by_code[code], code
