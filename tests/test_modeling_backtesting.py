@@ -301,3 +301,15 @@ def test_the_default_models_95_intervals_cover_90_to_97_percent_of_2011_to_2020(
     table = damped.table_from_json(damped.calibrate(cut(estimates, 2010), last_year=2010))
     after = backtest_many(estimates, holdout=10, method="damped", calibration=table)
     assert 0.90 <= after.coverage <= 0.97
+
+
+def test_calibration_origins_before_1950_are_skipped_not_fatal(estimates):
+    """Thirty years held out of a 1950–1990 history: the default origins reach back to 1940."""
+    table = calibrate(
+        cut(estimates, 1990),
+        origins=modeling.calibration_origins(1990, 30),
+        horizon=30,
+        lags=3,
+        method="diff2",
+    )
+    assert min(table.origins) < 1950 and table.horizon == 30

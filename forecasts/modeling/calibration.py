@@ -21,6 +21,7 @@ from forecasts.rules import (
     DEFAULT_HOLDOUT,
     ORIGINAL_LAGS,
     ORIGINAL_METHOD,
+    YEAR_MIN,
     ForecastError,
     check_holdout,
     check_lags,
@@ -138,10 +139,11 @@ def _rolling_scores(histories, origins, horizon, lags, method):
 
     A score is |recorded - forecast| over the model's standard error on the recorded value's side
     of the forecast. Years not recorded, without a prediction, or with a zero-width model interval
-    (a constant series) give no score.
+    (a constant series) give no score. Origins before the first year any history can have
+    (rules.YEAR_MIN) have nothing to fit and are skipped.
     """
     keys, horizons, scores = [], [], []
-    for origin in origins:
+    for origin in (origin for origin in origins if origin >= YEAR_MIN):
         members = [
             (key, _cut(years, values, origin), _recorded(years, values, origin + 1, horizon))
             for key, (years, values) in histories.items()
