@@ -86,14 +86,52 @@ def no_accuracy_after_import():
 def empty_cache():
     """Each test starts with an empty cache (CI shares one Redis between runs) and no copy of the
     active data in memory (the test database is rolled back under it)."""
-    from django.core.cache import cache
+    from django.core.cache import cache, caches
 
     from forecasts import active_data
 
     cache.clear()
+    caches["progress"].clear()
     active_data.forget()
     yield
     active_data.forget()
+
+
+@pytest.fixture(autouse=True)
+def upload_dir(settings, tmp_path):
+    """Uploads waiting for the worker go to the test's own folder."""
+    settings.WPP_UPLOAD_DIR = tmp_path / "uploads"
+    return settings.WPP_UPLOAD_DIR
+
+
+@pytest.fixture
+def run_tasks():
+    """Run the queued tasks as ``db_worker`` does (its Worker.run_task), inside the test's
+    transaction; returns how many ran. (The command's own loop closes connections between tasks,
+    which a test's transaction cannot survive; tests/test_tasks.py runs the command itself.)"""
+    from django_tasks_db.management.commands.db_worker import Worker
+    from django_tasks_db.models import DBTaskResult
+
+    worker = Worker(
+        queue_names=["default"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="test-worker",
+        excluded_queue_names=[],
+    )
+
+    def run() -> int:
+        ran = 0
+        while (result := DBTaskResult.objects.ready().first()) is not None:
+            result.claim(worker.worker_id)
+            worker.run_task(result)
+            ran += 1
+        return ran
+
+    return run
 
 
 CHROMIUM = Path("/usr/bin/chromium")
