@@ -17,6 +17,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -86,7 +87,8 @@ def clone(tmp_path_factory):
     folder = tmp_path_factory.mktemp("readme")
     project = folder / "popforecasts"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(project)], check=True, timeout=120)
-    (project / ".venv").symlink_to((ROOT / ".venv").resolve(), target_is_directory=True)
+    # the virtualenv running these tests (the project's .venv under `make test`)
+    (project / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
     # The clone's files are newer than the virtualenv's "installed" stamp; say they are not, so
     # make does not reinstall (nothing is downloaded: the requirements are those installed).
     for name in ["requirements.txt", "requirements-dev.txt"]:
@@ -152,6 +154,9 @@ class Server:
 
     def stop(self):
         """Ctrl-C, as a developer stops it: both processes end."""
+        if self.process.poll() is not None:
+            self.output.close()
+            return
         os.killpg(self.process.pid, signal.SIGINT)
         try:
             self.process.wait(timeout=30)
