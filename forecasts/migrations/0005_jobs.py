@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('forecasts', '0003_rules_in_one_place'),
+        ('forecasts', '0004_damped_default_years_to_2100'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
