@@ -98,10 +98,14 @@ def empty_cache():
 
 
 @pytest.fixture(autouse=True)
-def upload_dir(settings, tmp_path):
-    """Uploads waiting for the worker go to the test's own folder."""
-    settings.WPP_UPLOAD_DIR = tmp_path / "uploads"
-    return settings.WPP_UPLOAD_DIR
+def upload_dir(tmp_path):
+    """Uploads waiting for the worker go to the test's own folder. (override_settings, not the
+    ``settings`` fixture: some tests have a parameter of that name.)"""
+    from django.test import override_settings
+
+    folder = tmp_path / "uploads"
+    with override_settings(WPP_UPLOAD_DIR=folder):
+        yield folder
 
 
 @pytest.fixture
