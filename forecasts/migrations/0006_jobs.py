@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('forecasts', '0004_damped_default_years_to_2100'),
+        ('forecasts', '0005_backtest_mean_mape_interval_score'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
