@@ -447,7 +447,8 @@ def test_a_live_import_is_not_marked_interrupted_by_one_that_finishes_first(smal
     def other_process():
         with connections["default"].cursor() as cursor:
             cursor.execute(
-                "SELECT pg_advisory_lock(%s, %s)", [services.RUNNING_LOCK_NAMESPACE, live.pk]
+                "SELECT pg_advisory_lock(%s, %s)",
+                [services.datasets.RUNNING_LOCK_NAMESPACE, live.pk],
             )
             holding.set()
             release.wait(30)
