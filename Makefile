@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run data-official test test-fast lint migrations-check serve collectstatic clean check-deploy check-reliability bench-import bench-http bench-accuracy
+.PHONY: run env worker data-official test test-fast lint migrations-check serve collectstatic clean check-deploy check-reliability bench-import bench-http bench-accuracy
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,16 +19,26 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(VENV)/.installed $@
 
-## run: create .venv, install, migrate, import data if there is none (WPP_SOURCE, else the embedded
-## WPP2019 file: no network needed), serve
-run: $(VENV)/.installed
-	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
-	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py import_wpp --if-empty $${WPP_SOURCE:+"$$WPP_SOURCE"}
-	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver $(HOST):$(PORT)
+## run: create .venv, install, write .env (first run), migrate, import data if there is none
+## (WPP_SOURCE, else the embedded WPP2019 file: no network needed), serve and run the task worker
+## (Procfile.dev; Ctrl-C stops both). With DEBUG on (.env) it listens on 127.0.0.1 only.
+run: $(VENV)/.installed .env
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py import_wpp --if-empty $${WPP_SOURCE:+"$$WPP_SOURCE"}
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/python scripts/run_local.py
+
+## env: write the local settings file .env (a generated SECRET_KEY, DEBUG=1) if there is none
+env: .env
+.env: | $(BIN)/python
+	$(BIN)/python scripts/write_local_env.py $@
+
+## worker: run only the task worker (imports, re-runs and prunes queued from the admin)
+worker: $(VENV)/.installed .env
+	$(BIN)/python manage.py db_worker
 
 ## data-official: download and import the current official WPP file (needs the internet)
-data-official: $(VENV)/.installed
-	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py import_wpp --official
+data-official: $(VENV)/.installed .env
+	$(BIN)/python manage.py import_wpp --official
 
 ## test: create .venv, install the dev requirements, run the whole suite (DATABASE_URL if set, else SQLite)
 test: $(VENV)/.installed-dev

@@ -13,20 +13,23 @@ from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
-from . import presenters, rules, selectors, services
-from .admin_forms import DatasetRefreshForm, UploadSizeLimitHandler
-from .models import Dataset, ForecastRun, Region, YearlyPopulation
+from . import presenters, selectors, services
+from .admin_forms import DatasetRefreshForm, PruneRunsForm, UploadSizeLimitHandler
+from .models import Dataset, ForecastRun, Job, Region, YearlyPopulation
 
-MAX_RERUNS = 50
+# Re-runs happen in the worker; the cap keeps one job's list of runs reasonable.
+MAX_RERUNS = 1000
 
 admin.site.site_header = "Population forecasts administration"
 admin.site.site_title = "Population forecasts admin"
@@ -135,33 +138,35 @@ class DatasetAdmin(ReadOnlyAdmin):
 
     @method_decorator(csrf_protect)
     def _refresh(self, request):
+        """Queue the import and show its job page at once: the worker imports in the background.
+
+        An upload is first kept in WPP_UPLOAD_DIR, since Django removes its temporary file when
+        this request ends and the worker imports it later.
+        """
         if not self.has_refresh_permission(request):
             raise PermissionDenied
         form = DatasetRefreshForm()
-        status, failed_dataset = 200, None
+        status = 200
         if request.method == "POST":
             form = DatasetRefreshForm(request.POST, request.FILES)
             status = 400
             if form.is_valid():
-                try:
-                    dataset = _import(form.cleaned_data)
-                except services.DatasetImportError as error:
-                    form.add_error(None, str(error))
-                    failed_dataset = error.dataset
-                    if isinstance(error, services.ImportBusyError):
-                        status = 409
-                else:
-                    return redirect(
-                        f"admin:{self.opts.app_label}_{self.opts.model_name}_refresh_result",
-                        dataset.pk,
-                    )
+                data = form.cleaned_data
+                upload_path = services.upload_store(data["file"]) if data["file"] else None
+                job = services.job_import_enqueue(
+                    upload_path=upload_path,
+                    url=None if upload_path else data["url"],
+                    last_estimate_year=data["last_estimate_year"],
+                    user=request.user,
+                )
+                return redirect("admin:forecasts_job_change", job.pk)
         context = {
             **self.admin_site.each_context(request),
             "title": "Refresh data",
             "opts": self.opts,
             "form": form,
             "active_dataset": selectors.dataset_active(),
-            "failed_dataset": failed_dataset,
+            "recent_imports": Job.objects.filter(kind=Job.Kind.IMPORT)[:5],
         }
         return TemplateResponse(
             request, "admin/forecasts/dataset/refresh.html", context, status=status
@@ -183,14 +188,55 @@ class DatasetAdmin(ReadOnlyAdmin):
         return TemplateResponse(request, "admin/forecasts/dataset/refresh_result.html", context)
 
 
-def _import(cleaned_data) -> Dataset:
-    if cleaned_data["file"]:
-        return services.dataset_import_upload(
-            upload=cleaned_data["file"], last_estimate_year=cleaned_data["last_estimate_year"]
-        )
-    return services.dataset_import(
-        source=cleaned_data["url"], last_estimate_year=cleaned_data["last_estimate_year"]
-    )
+@admin.register(Job)
+class JobAdmin(ReadOnlyAdmin):
+    """Background jobs: each one's page shows its state and progress, then its result or error.
+
+    The page refreshes itself (a meta refresh: the CSP allows no inline script) until the job is
+    finished. Opening a running job first marks failed the jobs whose worker was killed.
+    """
+
+    list_display = ("id", "kind", "description", "status", "created_by", "created_at", "message")
+    list_display_links = ("id", "description")
+    list_filter = ("kind", "status")
+    list_select_related = ("created_by",)
+    REFRESH_SECONDS = 2
+    WORKER_HINT_SECONDS = 10
+
+    def changelist_view(self, request, extra_context=None):
+        services.jobs_mark_interrupted()
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        job = get_object_or_404(Job, pk=object_id) if str(object_id).isdigit() else None
+        if job is None:
+            raise Http404
+        if not self.has_view_permission(request, job):
+            raise PermissionDenied
+        if job.status == Job.Status.RUNNING and services.jobs_mark_interrupted():
+            job.refresh_from_db()
+        waiting = (timezone.now() - job.created_at).total_seconds()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": str(job),
+            "opts": self.opts,
+            "job": job,
+            "progress": services.job_progress(job) if job.status == Job.Status.RUNNING else None,
+            "refresh_seconds": None if job.is_finished else self.REFRESH_SECONDS,
+            "worker_hint": job.status == Job.Status.QUEUED and waiting > self.WORKER_HINT_SECONDS,
+            "reruns": _rerun_links(job) if job.kind == Job.Kind.RERUN else None,
+        }
+        return TemplateResponse(request, "admin/forecasts/job/status.html", context)
+
+
+def _rerun_links(job: Job) -> dict:
+    change = "admin:forecasts_forecastrun_change"
+    return {
+        "created": [
+            (reverse(change, args=[new]), new, old) for old, new in job.result.get("created", [])
+        ],
+        "refused": job.result.get("refused", []),
+    }
 
 
 @admin.register(Region)
@@ -426,32 +472,55 @@ class ForecastRunAdmin(RefuseNulLookupsMixin, admin.ModelAdmin):
 
     @admin.action(description="Re-run on current data", permissions=["rerun"])
     def rerun_on_current_data(self, request, queryset):
-        """Store a new run for each selected one; the selected runs stay as they were."""
-        selected = queryset.count()
-        if selected > MAX_RERUNS:
+        """Queue a job storing a new run for each selected one; the selected runs stay as they were."""
+        run_ids = list(queryset.order_by("pk").values_list("pk", flat=True)[: MAX_RERUNS + 1])
+        if len(run_ids) > MAX_RERUNS:
             self.message_user(
                 request,
-                f"Select at most {MAX_RERUNS} runs to re-run at once; {selected} were selected.",
+                f"Select at most {MAX_RERUNS} runs to re-run at once; {queryset.count()} were "
+                "selected.",
                 messages.ERROR,
             )
-            return
-        created = []
-        for run in queryset.order_by("pk"):
-            try:
-                created.append((run, services.forecast_run_rerun(run=run).run))
-            except (selectors.RegionLookupError, rules.ForecastError) as error:
-                self.message_user(request, f"Run #{run.pk} was not re-run: {error}", messages.ERROR)
-        if created:
-            links = format_html_join(
-                ", ",
-                '<a href="{}">#{}</a> (from #{})',
-                (
-                    (reverse("admin:forecasts_forecastrun_change", args=[new.pk]), new.pk, old.pk)
-                    for old, new in created
-                ),
+            return None
+        job = services.job_rerun_enqueue(run_ids=run_ids, user=request.user)
+        return redirect("admin:forecasts_job_change", job.pk)
+
+    def get_urls(self):
+        return [
+            path(
+                "prune/",
+                self.admin_site.admin_view(self.prune_view),
+                name="forecasts_forecastrun_prune",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_prune": self.has_delete_permission(request),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def prune_view(self, request):
+        """Queue a prune of old runs (what ``prune_runs`` does from cron), then show its job."""
+        if not self.has_delete_permission(request):
+            raise PermissionDenied
+        form = PruneRunsForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            job = services.job_prune_enqueue(
+                older_than_days=form.cleaned_data["older_than_days"],
+                dry_run=form.cleaned_data["dry_run"],
+                user=request.user,
             )
-            self.message_user(
-                request,
-                format_html("Created {} new run(s) on the current data: {}.", len(created), links),
-                messages.SUCCESS,
-            )
+            return redirect("admin:forecasts_job_change", job.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Prune forecast runs",
+            "opts": self.opts,
+            "form": form,
+        }
+        status = 400 if form.is_bound else 200
+        return TemplateResponse(
+            request, "admin/forecasts/forecastrun/prune.html", context, status=status
+        )

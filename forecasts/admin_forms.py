@@ -112,3 +112,17 @@ class UploadSizeLimitHandler(FileUploadHandler):
             size=file_size,
             charset=self.charset,
         )
+
+
+class PruneRunsForm(forms.Form):
+    """The admin's prune of old forecast runs (the ``prune_runs`` command's options)."""
+
+    older_than_days = forms.IntegerField(
+        min_value=1,
+        max_value=rules.PRUNE_MAX_DAYS,
+        label="Older than (days)",
+        help_text="Delete the runs created more than this many days ago, with their results.",
+    )
+    dry_run = forms.BooleanField(
+        required=False, label="Dry run", help_text="Only count the runs; delete nothing."
+    )

@@ -21,6 +21,8 @@ DEFAULT_LEVEL = 0.95
 HOLDOUT_MIN = 1
 HOLDOUT_MAX = 50
 DEFAULT_HOLDOUT = 10
+# Pruning the run history: runs older than 1 day to 100 years.
+PRUNE_MAX_DAYS = 36_500
 # UN M49 codes have 3 digits and WPP's aggregates 4; nine digits still fit a 32-bit column.
 REGION_CODE_MAX = 999_999_999
 REGION_CODE_DIGITS_MAX = len(str(REGION_CODE_MAX))

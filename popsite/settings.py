@@ -1,7 +1,9 @@
-"""Settings for Population forecasts, read from the environment.
+"""Settings for Population forecasts, read from the environment and a local ``.env`` file.
 
 Defaults suit one machine with nothing but Python installed (SQLite, local-memory cache, DEBUG off).
-Production sets DATABASE_URL (PostgreSQL), REDIS_URL, SECRET_KEY and ALLOWED_HOSTS.
+``make run`` writes a git-ignored ``.env`` (a generated SECRET_KEY, DEBUG=1) for local development;
+variables set in the environment win over it. Production sets DATABASE_URL (PostgreSQL), REDIS_URL,
+SECRET_KEY and ALLOWED_HOSTS in the environment and has no ``.env``.
 """
 
 import os
@@ -9,8 +11,17 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# The local settings file. ENV_FILE names another one, or none when set empty. Under pytest (which
+# sets PYTEST_VERSION) it is not read by default, so a developer's DEBUG=1 cannot change the tests.
+ENV_FILE = os.environ.get(
+    "ENV_FILE", "" if "PYTEST_VERSION" in os.environ else str(BASE_DIR / ".env")
+)
+if ENV_FILE:
+    load_dotenv(ENV_FILE, override=False)
 
 
 def env_bool(name, default=False):
@@ -39,7 +50,8 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
             "SECRET_KEY is not set. Set the SECRET_KEY environment variable to a long random string, "
-            "or set DEBUG=1 for local development."
+            "or, for local development, run `make env` (or `make run`), which writes a .env file "
+            "with a generated key and DEBUG=1."
         )
     SECRET_KEY = "insecure-development-key-used-only-with-DEBUG-on"
 
@@ -60,6 +72,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",
+    "django_tasks",
+    "django_tasks_db",
     "forecasts",
 ]
 
@@ -134,6 +148,15 @@ else:
             "OPTIONS": {"MAX_ENTRIES": 10000},
         },
     }
+# Live progress of background jobs, written by the worker and read by the admin's job page: it must
+# be shared by both processes, so Redis when there is one, else files on this machine.
+CACHES["progress"] = {**CACHES["shared"], "KEY_PREFIX": "popforecast-progress"}
+
+# Background work (imports, re-runs and prunes asked for in the admin) goes through Django's tasks
+# framework (the django-tasks backport) into a queue table in the same database: no other server
+# on one machine. `python manage.py db_worker` runs the tasks (`make run` starts it with the site;
+# Procfile: `worker`).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -186,6 +209,10 @@ WPP_OFFICIAL_URL = os.environ.get(
 ACCURACY_AFTER_IMPORT = env_bool("ACCURACY_AFTER_IMPORT", True)
 
 # --- Admin data refresh -------------------------------------------------------------------------
+# Uploaded WPP files wait here for the worker, which removes each after importing it. The web
+# process and the worker must both reach this folder (the same machine, or a shared volume).
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
+WPP_UPLOAD_DIR = Path(os.environ.get("WPP_UPLOAD_DIR", MEDIA_ROOT / "uploads"))
 # The largest WPP file the admin's refresh page accepts, in bytes (default 300 MB).
 WPP_UPLOAD_MAX_BYTES = env_int("WPP_UPLOAD_MAX_BYTES", 300 * 1024 * 1024)
 # What a WPP file may expand to once unzipped (WPP2024 is ~250 MB): a .gz past it is refused.

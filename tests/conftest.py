@@ -97,6 +97,47 @@ def empty_cache():
     active_data.forget()
 
 
+@pytest.fixture(autouse=True)
+def upload_dir(tmp_path):
+    """Uploads waiting for the worker go to the test's own folder. (override_settings, not the
+    ``settings`` fixture: some tests have a parameter of that name.)"""
+    from django.test import override_settings
+
+    folder = tmp_path / "uploads"
+    with override_settings(WPP_UPLOAD_DIR=folder):
+        yield folder
+
+
+@pytest.fixture
+def run_tasks():
+    """Run the queued tasks as ``db_worker`` does (its Worker.run_task), inside the test's
+    transaction; returns how many ran. (The command's own loop closes connections between tasks,
+    which a test's transaction cannot survive; tests/test_tasks.py runs the command itself.)"""
+    from django_tasks_db.management.commands.db_worker import Worker
+    from django_tasks_db.models import DBTaskResult
+
+    worker = Worker(
+        queue_names=["default"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="test-worker",
+        excluded_queue_names=[],
+    )
+
+    def run() -> int:
+        ran = 0
+        while (result := DBTaskResult.objects.ready().first()) is not None:
+            result.claim(worker.worker_id)
+            worker.run_task(result)
+            ran += 1
+        return ran
+
+    return run
+
+
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
 

@@ -1,4 +1,5 @@
-"""The admin: who may see it, data refresh from an upload or a URL, read-only data, forecast runs."""
+"""The admin: who may see it, data refresh from an upload or a URL (a background job), read-only
+data, forecast runs (re-run and prune as jobs)."""
 
 import functools
 import gzip
@@ -17,7 +18,7 @@ from django.urls import reverse
 from forecasts import admin as forecasts_admin
 from forecasts import presenters, services, wpp
 from forecasts.admin_forms import UploadSizeLimitHandler, human_size
-from forecasts.models import Dataset, ForecastPoint, ForecastRun, Region, YearlyPopulation
+from forecasts.models import Dataset, ForecastPoint, ForecastRun, Job, Region, YearlyPopulation
 
 REFRESH_URL = "/admin/forecasts/dataset/refresh/"
 PASSWORD = "a-long-test-password"
@@ -54,6 +55,23 @@ def upload(client, path, **data):
         return client.post(REFRESH_URL, {"file": file, **data})
 
 
+def job_page(client, job):
+    return client.get(reverse("admin:forecasts_job_change", args=[job.pk])).content.decode()
+
+
+def refresh_and_run(client, run_tasks, path=None, **data):
+    """Ask for a refresh (an upload when ``path`` is given), check the page answered at once with
+    the queued job's page, run the worker; returns the job and its page when done."""
+    response = upload(client, path, **data) if path else client.post(REFRESH_URL, data)
+    job = Job.objects.get()
+    assert response.status_code == 302
+    assert response.url == reverse("admin:forecasts_job_change", args=[job.pk])
+    assert job.status == Job.Status.QUEUED
+    assert run_tasks() == 1
+    job.refresh_from_db()
+    return job, job_page(client, job)
+
+
 def closed_port() -> int:
     """A local port nothing listens on."""
     with socket.socket() as probe:
@@ -64,7 +82,11 @@ def closed_port() -> int:
 def admin_pages(small_dataset, france_run):
     world = Region.objects.get(code=900)
     value = YearlyPopulation.objects.filter(region=world).first()
+    job = services.job_prune_enqueue(older_than_days=30)
     return [
+        reverse("admin:forecasts_job_changelist"),
+        reverse("admin:forecasts_job_change", args=[job.pk]),
+        reverse("admin:forecasts_forecastrun_prune"),
         "/admin/",
         "/admin/forecasts/",
         reverse("admin:forecasts_dataset_changelist"),
@@ -114,6 +136,7 @@ def test_refresh_needs_the_add_dataset_permission(client, django_user_model, sma
     assert client.get(REFRESH_URL).status_code == 403
     assert upload(client, small_wide_file).status_code == 403
     assert not Dataset.objects.exists()
+    assert not Job.objects.exists()
     changelist = client.get(reverse("admin:forecasts_dataset_changelist"))
     assert REFRESH_URL not in changelist.content.decode()
 
@@ -123,7 +146,7 @@ def test_refresh_checks_the_csrf_token(staff_user, small_wide_file):
     client = Client(enforce_csrf_checks=True)
     client.force_login(staff_user)
     assert upload(client, small_wide_file).status_code == 403
-    assert not Dataset.objects.exists()
+    assert not Job.objects.exists()
     token = client.get(REFRESH_URL).context["csrf_token"]
     assert upload(client, small_wide_file, csrfmiddlewaretoken=str(token)).status_code == 302
 
@@ -171,13 +194,16 @@ def long_gzip_file(tmp_path, small_long_file):
     ],
 )
 def test_refresh_imports_each_file_format(
-    request, staff_client, fixture, edition, file_format, regions, variants
+    request, staff_client, run_tasks, fixture, edition, file_format, regions, variants
 ):
     path = request.getfixturevalue(fixture)
-    response = upload(staff_client, path)
+    job, page = refresh_and_run(staff_client, run_tasks, path)
     dataset = Dataset.objects.get()
-    assert response.status_code == 302
-    assert response.url == reverse("admin:forecasts_dataset_refresh_result", args=[dataset.pk])
+    assert (job.status, job.dataset, job.result) == (
+        Job.Status.SUCCEEDED,
+        dataset,
+        {"dataset": dataset.pk, "edition": edition},
+    )
     assert (dataset.status, dataset.is_active) == (Dataset.Status.SUCCEEDED, True)
     assert (dataset.edition, dataset.file_format, dataset.region_count) == (
         edition,
@@ -188,7 +214,8 @@ def test_refresh_imports_each_file_format(
     assert dataset.source == f"upload: {path.name}"
     assert dataset.value_count == YearlyPopulation.objects.count() > 0
 
-    page = staff_client.get(response.url).content.decode()
+    assert "Succeeded" in page
+    assert 'http-equiv="refresh"' not in page  # finished: the page stops refreshing
     for text in [
         edition,
         file_format,
@@ -199,10 +226,14 @@ def test_refresh_imports_each_file_format(
 
 
 @pytest.mark.django_db
-def test_refresh_result_page_shows_counts_years_and_variants(staff_client, small_long_file):
-    response = upload(staff_client, small_long_file, last_estimate_year=2021)
-    page = staff_client.get(response.url).content.decode()
+def test_refresh_result_page_shows_counts_years_and_variants(
+    staff_client, run_tasks, small_long_file
+):
+    refresh_and_run(staff_client, run_tasks, small_long_file, last_estimate_year=2021)
     dataset = Dataset.objects.get()
+    page = staff_client.get(
+        reverse("admin:forecasts_dataset_refresh_result", args=[dataset.pk])
+    ).content.decode()
     assert dataset.last_estimate_year == 2021
     assert '<td class="region-count">2</td>' in page
     assert f'<td class="value-count">{dataset.value_count:,}</td>' in page
@@ -213,28 +244,42 @@ def test_refresh_result_page_shows_counts_years_and_variants(staff_client, small
 @pytest.mark.django_db
 @override_settings(FILE_UPLOAD_MAX_MEMORY_SIZE=1024)
 def test_a_large_upload_streams_to_a_temporary_file(
-    staff_client, small_long_file, tmp_path, monkeypatch
+    staff_client, run_tasks, small_long_file, tmp_path, monkeypatch
 ):
     received = []
-    import_upload = services.dataset_import_upload
+    store = services.upload_store
 
-    def spy(*, upload, last_estimate_year=None):
+    def spy(upload):
         received.append(upload)
-        return import_upload(upload=upload, last_estimate_year=last_estimate_year)
+        return store(upload)
 
-    monkeypatch.setattr(services, "dataset_import_upload", spy)
-    with override_settings(FILE_UPLOAD_TEMP_DIR=str(tmp_path)):
-        response = upload(staff_client, small_long_file)
-    assert response.status_code == 302
+    monkeypatch.setattr(services, "upload_store", spy)
+    (tmp_path / "django").mkdir()
+    with override_settings(FILE_UPLOAD_TEMP_DIR=str(tmp_path / "django")):
+        refresh_and_run(staff_client, run_tasks, small_long_file)
     assert isinstance(received[0], TemporaryUploadedFile)
     assert Dataset.objects.get().value_count == YearlyPopulation.objects.count()
 
 
 @pytest.mark.django_db
-def test_refresh_leaves_no_temporary_files(staff_client, small_wide_file, tmp_path):
-    with override_settings(FILE_UPLOAD_TEMP_DIR=str(tmp_path)):
-        assert upload(staff_client, small_wide_file).status_code == 302
-    assert list(tmp_path.iterdir()) == []
+def test_an_upload_is_kept_for_the_worker_and_removed_after_its_import(
+    staff_client, run_tasks, small_wide_file, broken_wide_file, tmp_path, upload_dir
+):
+    (tmp_path / "django").mkdir()
+    for path in [small_wide_file, broken_wide_file]:
+        with override_settings(FILE_UPLOAD_TEMP_DIR=str(tmp_path / "django")):
+            assert upload(staff_client, path).status_code == 302
+        # the request is over and Django's temporary file gone: the worker's copy waits
+        assert list(tmp_path.joinpath("django").iterdir()) == []
+        (kept,) = upload_dir.glob("*/*")
+        assert kept.name == path.name
+        assert kept.read_bytes() == path.read_bytes()
+        run_tasks()
+        assert list(upload_dir.iterdir()) == []  # removed after a success and after a failure
+    assert list(Job.objects.order_by("pk").values_list("status", flat=True)) == [
+        Job.Status.SUCCEEDED,
+        Job.Status.FAILED,
+    ]
 
 
 @pytest.fixture
@@ -247,19 +292,20 @@ def broken_wide_file(tmp_path, small_wide_file):
 
 @pytest.mark.django_db
 def test_bad_upload_shows_its_line_and_column_and_changes_nothing(
-    staff_client, small_dataset, broken_wide_file
+    staff_client, run_tasks, small_dataset, broken_wide_file
 ):
     before = data_snapshot()
-    response = upload(staff_client, broken_wide_file)
-    assert response.status_code == 400
-    page = response.content.decode()
-    assert "The import failed; nothing was changed." in page
+    job, page = refresh_and_run(staff_client, run_tasks, broken_wide_file)
+    assert job.status == Job.Status.FAILED
+    assert "The job failed; the data was not changed." in page
     assert "line 8, column &#x27;1950&#x27;" in page
+    assert 'http-equiv="refresh"' not in page
     assert data_snapshot() == before
     failed = Dataset.objects.get(status=Dataset.Status.FAILED)
+    assert job.dataset == failed
     assert failed.source == "upload: WPP2019_broken.csv"
     assert "line 8" in failed.error
-    assert reverse("admin:forecasts_dataset_change", args=[failed.pk]) in page
+    assert reverse("admin:forecasts_dataset_refresh_result", args=[failed.pk]) in page
 
 
 @pytest.mark.django_db
@@ -344,43 +390,48 @@ def fixtures_server(small_long_file):
 
 
 @pytest.mark.django_db
-def test_refresh_from_a_url_imports_the_file(staff_client, fixtures_server, tmp_path):
+def test_refresh_from_a_url_imports_the_file(staff_client, run_tasks, fixtures_server, tmp_path):
     url = f"{fixtures_server}/wpp2022_small.csv"
     with override_settings(WPP_CACHE_DIR=tmp_path, WPP_DOWNLOAD_ALLOW_PRIVATE=True):
-        response = staff_client.post(REFRESH_URL, {"url": url})
+        job, page = refresh_and_run(staff_client, run_tasks, url=url)
     dataset = Dataset.objects.get()
-    assert response.url == reverse("admin:forecasts_dataset_refresh_result", args=[dataset.pk])
+    assert (job.status, job.dataset, job.description) == (
+        Job.Status.SUCCEEDED,
+        dataset,
+        f"Import {url}",
+    )
+    assert "Imported WPP2022: 2 regions" in page
     assert (dataset.source, dataset.edition, dataset.is_active) == (url, "WPP2022", True)
     assert dataset.region_count == 2
 
 
 @pytest.mark.django_db
 def test_refresh_from_an_unreachable_url_says_so_and_changes_nothing(
-    staff_client, small_dataset, tmp_path
+    staff_client, run_tasks, small_dataset, tmp_path
 ):
     before = data_snapshot()
     url = f"http://127.0.0.1:{closed_port()}/WPP2024_TotalPopulationBySex.csv.gz"
     with override_settings(WPP_CACHE_DIR=tmp_path, WPP_DOWNLOAD_ALLOW_PRIVATE=True):
-        response = staff_client.post(REFRESH_URL, {"url": url})
-    assert response.status_code == 400
-    assert f"Could not download {url}" in response.content.decode()
+        job, page = refresh_and_run(staff_client, run_tasks, url=url)
+    assert job.status == Job.Status.FAILED
+    assert f"Could not download {url}" in page
     assert data_snapshot() == before
 
 
 @pytest.mark.django_db
-def test_refresh_while_another_import_runs_is_refused(staff_client, small_long_file):
+def test_refresh_while_another_import_runs_is_refused(staff_client, run_tasks, small_long_file):
     if connection.vendor != "postgresql":
         pytest.skip("SQLite makes the second import wait on its write lock instead")
     other = connections.create_connection("default")
     try:
         with other.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [services.IMPORT_LOCK_ID])
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [services.datasets.IMPORT_LOCK_ID])
             assert cursor.fetchone()[0], "another test session holds the import lock"
-        response = upload(staff_client, small_long_file)
+        job, page = refresh_and_run(staff_client, run_tasks, small_long_file)
     finally:
         other.close()
-    assert response.status_code == 409
-    assert "Another import is running; nothing was changed." in response.content.decode()
+    assert job.status == Job.Status.FAILED
+    assert "Another import is running; nothing was changed." in page
     assert data_snapshot() == (None, [], [])
     assert Dataset.objects.get().status == Dataset.Status.FAILED
 
@@ -500,12 +551,22 @@ def test_region_page_links_its_parent_and_children(staff_client, small_dataset):
 # Forecast runs
 
 
-def rerun(client, runs):
-    return client.post(
+def rerun(client, runs, run_tasks=None):
+    """Select runs and re-run them: the admin queues one job; with ``run_tasks`` the worker runs
+    it. Returns the response (the job's page) and the job."""
+    response = client.post(
         reverse("admin:forecasts_forecastrun_changelist"),
         {"action": "rerun_on_current_data", "_selected_action": [run.pk for run in runs]},
-        follow=True,
     )
+    job = Job.objects.filter(kind=Job.Kind.RERUN).first()
+    if job is None:
+        return client.get(reverse("admin:forecasts_forecastrun_changelist")), None
+    assert response.status_code == 302
+    assert response.url == reverse("admin:forecasts_job_change", args=[job.pk])
+    if run_tasks:
+        assert run_tasks() == 1
+        job.refresh_from_db()
+    return client.get(response.url), job
 
 
 def points_of(run):
@@ -514,7 +575,7 @@ def points_of(run):
 
 @pytest.mark.django_db
 def test_rerun_creates_new_runs_on_current_data_and_keeps_the_old_ones(
-    staff_client, france_run, small_wide_file
+    staff_client, run_tasks, france_run, small_wide_file
 ):
     world_run = services.forecast_run_create(
         regions=[Region.objects.get(code=900), Region.objects.get(code=250)],
@@ -527,9 +588,10 @@ def test_rerun_creates_new_runs_on_current_data_and_keeps_the_old_ones(
     first_dataset = france_run.dataset
     current = services.dataset_import(source=str(small_wide_file))
 
-    response = rerun(staff_client, [france_run, world_run])
+    response, job = rerun(staff_client, [france_run, world_run], run_tasks)
 
     assert response.status_code == 200
+    assert job.status == Job.Status.SUCCEEDED
     new_runs = ForecastRun.objects.exclude(pk__in=[france_run.pk, world_run.pk]).order_by("pk")
     assert len(new_runs) == 2
     for old, new in zip([france_run, world_run], new_runs, strict=True):
@@ -545,18 +607,21 @@ def test_rerun_creates_new_runs_on_current_data_and_keeps_the_old_ones(
             old.level,
         )
         assert points_of(new) == points_of(old)  # the same file imported again
-    message = str(list(get_messages(response.wsgi_request))[0])
+    page = response.content.decode()
+    assert "Created 2 new run(s) on the current data." in page
     for new in new_runs:
-        assert reverse("admin:forecasts_forecastrun_change", args=[new.pk]) in message
+        assert reverse("admin:forecasts_forecastrun_change", args=[new.pk]) in page
 
 
 @pytest.mark.django_db
 def test_rerun_of_a_region_the_data_lacks_is_reported_not_raised(
-    staff_client, france_run, small_long_file
+    staff_client, run_tasks, france_run, small_long_file
 ):
     services.dataset_import(source=str(small_long_file))
-    response = rerun(staff_client, [france_run])
+    response, job = rerun(staff_client, [france_run], run_tasks)
     assert response.status_code == 200
+    assert job.status == Job.Status.SUCCEEDED
+    assert "0 new run(s) on the current data; 1 could not be re-run." in job.message
     assert (
         f"Run #{france_run.pk} was not re-run: Not in the current data: France (250)"
         in response.content.decode()
@@ -570,8 +635,11 @@ def test_rerun_refuses_too_many_runs_at_once(staff_client, france_run, monkeypat
     second = services.forecast_run_create(
         regions=[Region.objects.get(code=250)], start=2030, end=2031
     ).run
-    response = rerun(staff_client, [france_run, second])
-    assert "Select at most 1 runs to re-run at once; 2 were selected." in response.content.decode()
+    response, job = rerun(staff_client, [france_run, second])
+    assert job is None
+    assert "Select at most 1 runs to re-run at once; 2 were selected." in (
+        str(message) for message in get_messages(response.wsgi_request)
+    )
     assert ForecastRun.objects.count() == 2
 
 

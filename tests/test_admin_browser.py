@@ -2,7 +2,7 @@
 
 import pytest
 
-from forecasts.models import Dataset
+from forecasts.models import Dataset, Job
 
 pytestmark = pytest.mark.browser
 
@@ -26,6 +26,7 @@ def test_staff_user_refreshes_data_through_the_admin(
     django_user_model,
     small_wide_file,
     artifact_path,
+    run_tasks,
 ):
     django_user_model.objects.create_user(
         username="operator", password=PASSWORD, is_staff=True, is_superuser=True
@@ -41,11 +42,16 @@ def test_staff_user_refreshes_data_through_the_admin(
     page.wait_for_url(f"{live_server.url}/admin/forecasts/dataset/refresh/")
     page.set_input_files("#id_file", str(small_wide_file))
     page.click("input[type=submit][value=Import]")
-    page.wait_for_selector("#refresh-result")
+    # the page answers at once with the queued job, and refreshes itself while the worker runs it
+    page.wait_for_selector(".job-status.job-queued")
+    job = Job.objects.get()
+    assert page.url == f"{live_server.url}/admin/forecasts/job/{job.pk}/change/"
+    assert run_tasks() == 1
+    page.wait_for_selector("#refresh-result", timeout=10_000)
 
     dataset = Dataset.objects.get(is_active=True)
-    assert page.url == f"{live_server.url}/admin/forecasts/dataset/refresh/{dataset.pk}/"
-    assert page.locator("h1").inner_text() == "Data refreshed: WPP2019"
+    assert page.locator("h1").inner_text() == f"Data import #{job.pk} (succeeded)"
+    assert page.locator(".job-message").inner_text().startswith("Imported WPP2019: 7 regions")
     assert page.locator("#refresh-result .region-count").inner_text() == "7"
     assert page.locator("#refresh-result .value-count").inner_text() == f"{dataset.value_count:,}"
     assert dataset.source == f"upload: {small_wide_file.name}"

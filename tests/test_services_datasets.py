@@ -150,7 +150,7 @@ def test_second_import_is_refused_while_one_holds_the_lock(small_wide_file):
     def hold_lock():
         with connections["default"].cursor() as cursor:
             cursor.execute("BEGIN")
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [services.IMPORT_LOCK_ID])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [services.datasets.IMPORT_LOCK_ID])
             holder_ready.set()
             release.wait(10)
             cursor.execute("ROLLBACK")

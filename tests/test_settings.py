@@ -1,4 +1,5 @@
-"""Settings come from the environment; production refuses to start without a secret key."""
+"""Settings come from the environment and a local .env file (the environment wins); production
+refuses to start without a secret key; DEBUG is off unless something turns it on."""
 
 import os
 import subprocess
@@ -18,6 +19,7 @@ def django_check(**env):
         for key, value in os.environ.items()
         if key not in {"SECRET_KEY", "DEBUG", "DATABASE_URL"}
     }
+    clean["ENV_FILE"] = ""  # a developer's .env must not decide these tests
     return subprocess.run(
         [sys.executable, "manage.py", "check"],
         cwd=ROOT,
@@ -48,7 +50,13 @@ def engine_with(**env):
             "print(settings.DATABASES['default']['ENGINE'], settings.DATABASES['default']['NAME'])",
         ],
         cwd=ROOT,
-        env={**clean, "DJANGO_SETTINGS_MODULE": "popsite.settings", "DEBUG": "1", **env},
+        env={
+            **clean,
+            "DJANGO_SETTINGS_MODULE": "popsite.settings",
+            "DEBUG": "1",
+            "ENV_FILE": "",
+            **env,
+        },
         capture_output=True,
         text=True,
         timeout=120,
@@ -64,3 +72,60 @@ def test_database_url_selects_postgresql():
 
 def test_without_database_url_the_default_is_an_sqlite_file_in_the_project():
     assert engine_with() == f"django.db.backends.sqlite3 {ROOT / 'db.sqlite3'}"
+
+
+def setting(name, **env):
+    """A setting's value in a new process, with only ``env`` set (no .env unless ENV_FILE)."""
+    clean = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"SECRET_KEY", "DEBUG", "DATABASE_URL", "PYTEST_VERSION"}
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; from django.conf import settings; django.setup(); "
+            f"print(settings.{name})",
+        ],
+        cwd=ROOT,
+        env={"ENV_FILE": "", **clean, "DJANGO_SETTINGS_MODULE": "popsite.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_debug_is_off_unless_turned_on():
+    assert setting("DEBUG", SECRET_KEY="k") == "False"
+    assert setting("DEBUG", SECRET_KEY="k", DEBUG="1") == "True"
+
+
+def test_the_written_env_file_is_read_and_the_environment_wins(tmp_path):
+    env_file = tmp_path / ".env"
+    subprocess.run(
+        [sys.executable, ROOT / "scripts" / "write_local_env.py", env_file], check=True, timeout=60
+    )
+    text = env_file.read_text()
+    assert "DEBUG=1" in text
+    key = next(line for line in text.splitlines() if line.startswith("SECRET_KEY="))[11:]
+    assert len(key) >= 50
+    assert oct(env_file.stat().st_mode & 0o777) == "0o600"
+    assert setting("SECRET_KEY", ENV_FILE=str(env_file)) == key
+    assert setting("DEBUG", ENV_FILE=str(env_file)) == "True"
+    assert setting("DEBUG", ENV_FILE=str(env_file), DEBUG="0") == "False"
+    assert setting("SECRET_KEY", ENV_FILE=str(env_file), SECRET_KEY="from-env") == "from-env"
+    # written once: a second run keeps the key (and the sessions signed with it)
+    subprocess.run(
+        [sys.executable, ROOT / "scripts" / "write_local_env.py", env_file], check=True, timeout=60
+    )
+    assert env_file.read_text() == text
+
+
+def test_the_env_file_is_ignored_by_git():
+    result = subprocess.run(
+        ["git", "check-ignore", "-q", ".env"], cwd=ROOT, capture_output=True, timeout=60
+    )
+    assert result.returncode == 0

@@ -296,13 +296,14 @@ def test_upload_file_name_fits_in_255_bytes_and_keeps_its_extension():
 
 
 @pytest.mark.django_db
-def test_upload_with_a_300_byte_name_imports(client, staff_user, small_long_file):
+def test_upload_with_a_300_byte_name_imports(client, staff_user, run_tasks, small_long_file):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     client.force_login(staff_user)
     upload = SimpleUploadedFile("é" * 150 + ".csv", small_long_file.read_bytes())
     response = client.post("/admin/forecasts/dataset/refresh/", {"file": upload})
     assert response.status_code == 302
+    assert run_tasks() == 1
     assert Dataset.objects.get(is_active=True).value_count == 618
 
 
@@ -446,7 +447,8 @@ def test_a_live_import_is_not_marked_interrupted_by_one_that_finishes_first(smal
     def other_process():
         with connections["default"].cursor() as cursor:
             cursor.execute(
-                "SELECT pg_advisory_lock(%s, %s)", [services.RUNNING_LOCK_NAMESPACE, live.pk]
+                "SELECT pg_advisory_lock(%s, %s)",
+                [services.datasets.RUNNING_LOCK_NAMESPACE, live.pk],
             )
             holding.set()
             release.wait(30)

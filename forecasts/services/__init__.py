@@ -3,7 +3,13 @@
 views, admin actions and commands parse their input, then call one of these."""
 
 from .backtests import accuracy_refresh, backtest_run_create
-from .datasets import DatasetImportError, ImportBusyError, dataset_import, dataset_import_upload
+from .datasets import (
+    DatasetImportError,
+    ImportBusyError,
+    dataset_import,
+    dataset_import_upload,
+    upload_store,
+)
 from .forecasts import (
     RegionForecast,
     RegionsMissingError,
@@ -14,8 +20,16 @@ from .forecasts import (
     forecast_run_rerun,
     forecast_run_results,
     forecast_runs_prune,
+    forecast_runs_rerun,
     region_outlook,
     required_data,
+)
+from .jobs import (
+    job_import_enqueue,
+    job_progress,
+    job_prune_enqueue,
+    job_rerun_enqueue,
+    jobs_mark_interrupted,
 )
 from .world import WorldRanking, WorldRow, world_ranking, world_rows
 
@@ -37,8 +51,15 @@ __all__ = [
     "forecast_run_rerun",
     "forecast_run_results",
     "forecast_runs_prune",
+    "forecast_runs_rerun",
+    "job_import_enqueue",
+    "job_progress",
+    "job_prune_enqueue",
+    "job_rerun_enqueue",
+    "jobs_mark_interrupted",
     "region_outlook",
     "required_data",
     "world_ranking",
     "world_rows",
+    "upload_store",
 ]

@@ -5,6 +5,7 @@ that starting a web worker or a command does not pay for pandas.
 """
 
 import hashlib
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -239,26 +240,56 @@ def _import_failure(error) -> DatasetImportError:
     return DatasetImportError(f"The data breaks a database rule; nothing was changed ({detail}).")
 
 
-def dataset_import_upload(*, upload, last_estimate_year: int | None = None) -> Dataset:
-    """Import an uploaded WPP file (a Django UploadedFile) as dataset_import imports a path.
+def upload_store(upload) -> Path:
+    """Keep an uploaded WPP file (a Django UploadedFile) where the worker will import it from.
 
-    The file is placed under its own name in a temporary folder, because the edition is read from
-    the name (WPP2024_...); the folder is removed afterwards. The Dataset's source records
-    "upload: <name>", for a failed attempt too. Raises DatasetImportError as dataset_import does.
+    Django deletes its own temporary file when the request ends, but the import runs later in the
+    worker: the file is placed, under its own name (the edition is read from it: WPP2024_...),
+    in a new folder of settings.WPP_UPLOAD_DIR. dataset_import_upload removes the folder.
     """
-    name = _upload_file_name(upload.name)
-    label = f"upload: {name}"[:1000]
-    with tempfile.TemporaryDirectory(
-        prefix="wpp-upload-", dir=settings.FILE_UPLOAD_TEMP_DIR
-    ) as folder:
-        path = Path(folder) / name
+    root = Path(settings.WPP_UPLOAD_DIR)
+    root.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="wpp-upload-", dir=root))
+    path = folder / _upload_file_name(upload.name)
+    try:
         _place_upload(upload, path)
+    except OSError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return path
+
+
+def dataset_import_upload(
+    *,
+    path: Path | str,
+    last_estimate_year: int | None = None,
+    progress_start: Callable[[int], None] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Dataset:
+    """Import an upload kept by upload_store, as dataset_import imports a path, then remove it.
+
+    The Dataset's source records "upload: <name>" (the server's folder means nothing to the
+    operator), for a failed attempt too. The folder goes whether the import succeeds or fails: a
+    failed file is not retried, the operator uploads a corrected one. Raises DatasetImportError
+    as dataset_import does.
+    """
+    path = Path(path)
+    label = f"upload: {path.name}"[:1000]
+    try:
         try:
-            dataset = dataset_import(source=str(path), last_estimate_year=last_estimate_year)
+            dataset = dataset_import(
+                source=str(path),
+                last_estimate_year=last_estimate_year,
+                progress_start=progress_start,
+                progress=progress,
+            )
         except DatasetImportError as error:
             if error.dataset is not None:
                 _label_source(error.dataset, label)
             raise
+    finally:
+        if path.parent.parent == Path(settings.WPP_UPLOAD_DIR):
+            shutil.rmtree(path.parent, ignore_errors=True)
     _label_source(dataset, label)
     return dataset
 

@@ -7,14 +7,15 @@ nothing computed twice.
 """
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from forecasts import modeling, presenters, rules
+from forecasts import modeling, presenters, rules, selectors
 from forecasts.active_data import ActiveData, UnProjection, active_data
 from forecasts.modeling import damped
 from forecasts.models import ForecastPoint, ForecastRun, Region
@@ -336,6 +337,42 @@ def forecast_run_rerun(*, data: ActiveData | None = None, run: ForecastRun) -> S
         lags=run.lags_choice,
         level=run.level,
     )
+
+
+@dataclass
+class RerunOutcome:
+    """What forecast_runs_rerun did: (old id, new id) pairs, and (old id, reason) for the rest."""
+
+    created: list[tuple[int, int]] = field(default_factory=list)
+    refused: list[tuple[int, str]] = field(default_factory=list)
+
+
+def forecast_runs_rerun(
+    *, run_ids: list[int], progress: Callable[[int], None] | None = None
+) -> RerunOutcome:
+    """Re-run each of the given runs on the active data (forecast_run_rerun), oldest first.
+
+    A run that cannot be re-run (a region the data lacks, a series that cannot be fitted, a run
+    deleted since it was chosen) is listed in ``refused`` with the reason and the others go on:
+    one bad run should not cost the operator the rest. Each new run is stored in its own
+    transaction. ``progress`` receives the number of runs handled so far. Raises ForecastError
+    when no data is loaded.
+    """
+    data = required_data()
+    outcome = RerunOutcome()
+    runs = {run.pk: run for run in ForecastRun.objects.filter(pk__in=run_ids)}
+    for done, run_id in enumerate(sorted(run_ids), start=1):
+        run = runs.get(run_id)
+        if run is None:
+            outcome.refused.append((run_id, "It was deleted before it could be re-run."))
+        else:
+            try:
+                outcome.created.append((run_id, forecast_run_rerun(data=data, run=run).run.pk))
+            except (selectors.RegionLookupError, rules.ForecastError) as error:
+                outcome.refused.append((run_id, str(error)))
+        if progress:
+            progress(done)
+    return outcome
 
 
 @transaction.atomic

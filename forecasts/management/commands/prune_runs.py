@@ -2,9 +2,9 @@ import argparse
 
 from django.core.management.base import BaseCommand
 
-from forecasts import services
+from forecasts import rules, services
 
-MAX_DAYS = 36_500
+MAX_DAYS = rules.PRUNE_MAX_DAYS
 
 
 def days(text: str) -> int:
