@@ -4,6 +4,7 @@ marked interrupted while still running. Every failed import changes no data and 
 import contextlib
 import gzip
 import hashlib
+import importlib
 import socket
 import subprocess
 import sys
@@ -18,6 +19,8 @@ from forecasts import services, wpp
 from forecasts.models import Dataset, Region, YearlyPopulation
 
 from .conftest import ROOT
+
+wpp_download = importlib.import_module("forecasts.wpp.download")
 
 
 @pytest.fixture(autouse=True)
@@ -393,8 +396,8 @@ def test_internal_addresses_are_refused_unless_allowed(small_dataset, settings, 
 def test_internal_address_kinds(address):
     import ipaddress
 
-    assert wpp._is_internal(ipaddress.ip_address(address))
-    assert not wpp._is_internal(ipaddress.ip_address("93.184.216.34"))
+    assert wpp_download._is_internal(ipaddress.ip_address(address))
+    assert not wpp_download._is_internal(ipaddress.ip_address("93.184.216.34"))
 
 
 @pytest.mark.django_db
@@ -416,7 +419,7 @@ def test_redirect_to_an_internal_host_is_refused(small_dataset, settings, monkey
         location = "http://169.254.169.254/latest/meta-data"
         conn.sendall(head("302 Found", Location=location, Content_Length=0))
 
-    real_check = wpp._check_url
+    real_check = wpp_download._check_url
     first = []
 
     def check(url, **options):
@@ -425,7 +428,7 @@ def test_redirect_to_an_internal_host_is_refused(small_dataset, settings, monkey
             return None
         return real_check(url, **options)
 
-    monkeypatch.setattr(wpp, "_check_url", check)
+    monkeypatch.setattr(wpp_download, "_check_url", check)
     with raw_server(respond) as base, pytest.raises(services.DatasetImportError) as raised:
         services.dataset_import(source=f"{base}/WPP2022_x.csv")
     assert "169.254.169.254 is an internal address" in str(raised.value)
