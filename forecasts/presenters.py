@@ -60,7 +60,11 @@ def results_table(results) -> tuple[list[str], list[list[str]]]:
 
 
 def results_text_table(results) -> str:
-    header, rows = results_table(results)
+    return text_table(*results_table(results))
+
+
+def text_table(header: list[str], rows: list[list[str]]) -> str:
+    """Columns for a terminal: the first left-aligned, the others (numbers) right-aligned."""
     widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
     return "\n".join(
         "  ".join(

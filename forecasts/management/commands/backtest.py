@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from forecasts import rules, selectors, services
+from forecasts import presenters, rules, selectors, services
 from forecasts.management.commands.forecast import add_model_arguments
 
 
@@ -75,11 +75,4 @@ class Command(BaseCommand):
             ]
             for result in results
         ]
-        widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
-        return "\n".join(
-            "  ".join(
-                cell.ljust(widths[0]) if column == 0 else cell.rjust(widths[column])
-                for column, cell in enumerate(row)
-            )
-            for row in [header, *rows]
-        )
+        return presenters.text_table(header, rows)
