@@ -10,7 +10,7 @@ from django_tasks import task
 
 from forecasts import services
 from forecasts.models import Job
-from forecasts.services.jobs import job_running
+from forecasts.services.jobs import TASKS, job_running
 
 
 @task()
@@ -65,8 +65,10 @@ def prune_forecast_runs(job_id: int) -> dict:
     return job.result
 
 
-TASKS = {
-    Job.Kind.IMPORT: import_dataset,
-    Job.Kind.RERUN: rerun_forecasts,
-    Job.Kind.PRUNE: prune_forecast_runs,
-}
+TASKS.update(
+    {
+        Job.Kind.IMPORT: import_dataset,
+        Job.Kind.RERUN: rerun_forecasts,
+        Job.Kind.PRUNE: prune_forecast_runs,
+    }
+)

@@ -65,16 +65,19 @@ def job_prune_enqueue(*, older_than_days: int, dry_run: bool = False, user=None)
     return _enqueue(Job.Kind.PRUNE, description, params, user)
 
 
-def _enqueue(kind, description, params, user) -> Job:
-    from forecasts import tasks  # tasks import the services: import them when enqueueing
+# Job kind -> the task that runs it; forecasts/tasks.py registers its tasks here when the app loads
+# (apps.ForecastsConfig.ready), so this module needs no import of the tasks, which import it.
+TASKS = {}
 
+
+def _enqueue(kind, description, params, user) -> Job:
     job = Job.objects.create(
         kind=kind,
         description=description[:1000],
         params=params,
         created_by=user if user is not None and user.is_authenticated else None,
     )
-    result = tasks.TASKS[kind].enqueue(job.pk)
+    result = TASKS[kind].enqueue(job.pk)
     job.task_id = str(result.id)
     job.save(update_fields=["task_id"])
     return job
