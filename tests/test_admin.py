@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from forecasts import admin as forecasts_admin
 from forecasts import presenters, services, wpp
-from forecasts.admin_forms import UploadSizeLimitHandler, human_size
+from forecasts.admin.forms import UploadSizeLimitHandler, human_size
 from forecasts.models import Dataset, ForecastPoint, ForecastRun, Job, Region, YearlyPopulation
 
 REFRESH_URL = "/admin/forecasts/dataset/refresh/"
@@ -485,7 +485,7 @@ def test_population_changelist_searches_by_region(staff_client, small_dataset, t
 def test_estimated_count_is_used_only_for_an_unfiltered_postgresql_table(
     wpp2019_dataset, django_assert_num_queries
 ):
-    paginator_class = forecasts_admin.EstimatedCountPaginator
+    paginator_class = forecasts_admin.regions.EstimatedCountPaginator
     everything = YearlyPopulation.objects.order_by("region_id", "variant", "year")
     france = everything.filter(region_id=250)
     assert paginator_class(france, 100).count == 71
@@ -631,7 +631,7 @@ def test_rerun_of_a_region_the_data_lacks_is_reported_not_raised(
 
 @pytest.mark.django_db
 def test_rerun_refuses_too_many_runs_at_once(staff_client, france_run, monkeypatch):
-    monkeypatch.setattr(forecasts_admin, "MAX_RERUNS", 1)
+    monkeypatch.setattr(forecasts_admin.runs, "MAX_RERUNS", 1)
     second = services.forecast_run_create(
         regions=[Region.objects.get(code=250)], start=2030, end=2031
     ).run

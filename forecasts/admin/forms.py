@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import InMemoryUploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
 from django.core.validators import URLValidator
 
-from . import rules
+from forecasts import rules
 
 UPLOAD_SUFFIXES = (".csv", ".csv.gz")
 MEGABYTE = 1024 * 1024
