@@ -1,0 +1,117 @@
+"""Forecast runs and their points: what was asked, on which data, and the results, kept as they were."""
+
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+from forecasts import rules
+
+from .data import Dataset
+
+METHOD_CHOICES = [(name, name) for name in rules.METHODS]
+INTERVAL_KINDS = ["model", "calibrated"]
+
+
+class ForecastRun(models.Model):
+    """A forecast someone asked for, with the settings, the dataset it was fitted on and its results.
+
+    ``regions`` lists {"code", "name", "lags", "last_recorded_year", "history_note"} in the order
+    asked, "lags" being the order fitted to that region (the AIC's choice when the run asked for
+    "auto"). ``lags`` is what was asked:
+    a number, or None for "auto" (see ``lags_choice``). ``interval`` says whether the intervals
+    after the history are calibrated on backtest errors or the model's own. Results never change
+    after they are stored.
+    """
+
+    class Interval(models.TextChoices):
+        MODEL = "model", "model-based"
+        CALIBRATED = "calibrated", "calibrated"
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="forecast_runs")
+    regions = models.JSONField()
+    start_year = models.PositiveSmallIntegerField()
+    end_year = models.PositiveSmallIntegerField()
+    method = models.CharField(max_length=10, choices=METHOD_CHOICES, default=rules.ORIGINAL_METHOD)
+    lags = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        default=rules.ORIGINAL_LAGS,
+        help_text='Lags asked for; empty means "auto" (chosen per region by AIC).',
+    )
+    level = models.FloatField(default=rules.DEFAULT_LEVEL)
+    interval = models.CharField(max_length=10, choices=Interval.choices, default=Interval.MODEL)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    duration_ms = models.FloatField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(start_year__lte=models.F("end_year")), name="run_start_not_after_end"
+            ),
+            models.CheckConstraint(
+                condition=Q(start_year__gte=rules.YEAR_MIN, end_year__lte=rules.YEAR_MAX),
+                name="run_years_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(lags__isnull=True)
+                | Q(lags__gte=rules.LAGS_MIN, lags__lte=rules.LAGS_MAX),
+                name="run_lags_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(level__gt=rules.LEVEL_MIN_EXCLUSIVE, level__lte=rules.LEVEL_MAX),
+                name="run_level_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(method__in=list(rules.METHODS)), name="run_method_known"
+            ),
+            models.CheckConstraint(
+                condition=Q(interval__in=INTERVAL_KINDS), name="run_interval_known"
+            ),
+        ]
+
+    def __str__(self):
+        names = ", ".join(region["name"] for region in self.regions)
+        return f"Run #{self.pk}: {names}, {self.start_year}–{self.end_year}"
+
+    def get_absolute_url(self):
+        return reverse("forecasts:run_detail", args=[self.pk])
+
+    @property
+    def region_codes(self):
+        return [region["code"] for region in self.regions]
+
+    @property
+    def lags_choice(self) -> int | str:
+        """The lags as the services take them: a number, or rules.LAGS_AUTO."""
+        return rules.LAGS_AUTO if self.lags is None else self.lags
+
+
+class ForecastPointQuerySet(models.QuerySet):
+    def for_region(self, code):
+        return self.filter(region_code=code)
+
+
+class ForecastPoint(models.Model):
+    """One region's prediction for one year of a run, in persons (see modeling.Point)."""
+
+    run = models.ForeignKey(ForecastRun, on_delete=models.CASCADE, related_name="points")
+    region_code = models.PositiveIntegerField(db_index=True)
+    year = models.PositiveSmallIntegerField()
+    value = models.FloatField(null=True, blank=True)
+    lower = models.FloatField(null=True, blank=True)
+    upper = models.FloatField(null=True, blank=True)
+    actual = models.FloatField(null=True, blank=True)
+
+    objects = ForecastPointQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["run", "region_code", "year"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "region_code", "year"], name="one_point_per_run_region_year"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.region_code} {self.year}: {self.value}"
