@@ -41,7 +41,7 @@ from timing import timed  # noqa: E402
 from wpp2019 import DEFAULT_FILE, peers_cache, wpp2019_histories  # noqa: E402
 
 from forecasts import modeling, rules  # noqa: E402
-from forecasts.modeling import autoreg, damped, longrange  # noqa: E402
+from forecasts.modeling import autoreg, damped, longrange, longrange_table  # noqa: E402
 
 MAIN_WINDOWS = ((2010, 10), (2000, 20), (1990, 30))
 ROBUSTNESS_WINDOWS = ((1995, 25), (2005, 15), (1985, 10))
@@ -357,7 +357,7 @@ def batch_core(matrix, keys, table, steps):
     fit = longrange.fit(matrix)
     mean, scale = longrange.predict(fit, steps)
     horizons = np.arange(1, steps + 1)
-    return longrange.interval(
+    return longrange_table.interval(
         mean, scale, table, horizons, LEVEL, table.factor_matrix(keys, horizons)
     )
 

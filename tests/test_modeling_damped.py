@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from forecasts import modeling
-from forecasts.modeling import damped, longrange
+from forecasts.modeling import damped, longrange, longrange_table
 from tests.test_modeling_autoreg import HOLY_SEE, wpp2019_estimates
 
 LAST_YEAR = 2020
@@ -141,7 +141,9 @@ def test_the_table_reaches_every_horizon_to_2100(estimates, table, last_year):
     for prob in (0.00005, 0.025, 0.25, 0.5, 0.75, 0.975, 0.99995):
         assert np.all(np.isfinite(used.quantile(prob, horizons)))
     mean = np.full((1, len(horizons)), 1e6)
-    lower, upper = longrange.interval(mean, 0.01 * horizons[None, :], used, horizons, 0.95, 1.0)
+    lower, upper = longrange_table.interval(
+        mean, 0.01 * horizons[None, :], used, horizons, 0.95, 1.0
+    )
     assert np.all(np.isfinite(lower)) and np.all(np.isfinite(upper))
     assert np.all(lower < mean) and np.all(mean < upper)
 

@@ -1,10 +1,10 @@
-"""The default method, "damped": damped log growth with calibrated intervals (longrange.py).
+"""The default method, "damped": damped log growth with calibrated intervals (longrange*.py).
 
 This adapts longrange's arrays to the project's Forecast and Point: histories are grouped by their
 last year and fitted in one batch per group; years inside a history get the one-step prediction
 beside the record, years after it the model's recursion. Every value and bound is exp() of a
 finite number, so it is positive whatever the horizon; no AR fit is explosive (longrange scales
-any root beyond 0.9 back). The calibration table (longrange.Table) comes from rolling-origin
+any root beyond 0.9 back). The calibration table (longrange_table.Table) comes from rolling-origin
 backtests of every region of the dataset (``calibrate``), stored with the dataset as JSON.
 """
 
@@ -15,7 +15,7 @@ import numpy as np
 
 from forecasts.rules import ForecastError
 
-from . import longrange
+from . import longrange, longrange_calibration, longrange_table
 from .points import Forecast, Point
 
 ORDER = longrange.ORDER
@@ -30,7 +30,7 @@ def forecast_many(
     start: int,
     end: int,
     level: float,
-    table: "longrange.Table | None",
+    table: "longrange_table.Table | None",
     keys: Sequence[Hashable] | None,
 ) -> list:
     """Forecast [start, end] for each history; a ForecastError in place of a series that has
@@ -90,7 +90,7 @@ def calibrate(histories: Mapping[Hashable, tuple], *, last_year: int) -> dict | 
     }
     origins = range(FIRST_CALIBRATION_ORIGIN, last_year)
     try:
-        table = longrange.calibrate(
+        table = longrange_calibration.calibrate(
             usable, origins, max_horizon=last_year - FIRST_CALIBRATION_ORIGIN
         )
     except ValueError:
@@ -98,8 +98,8 @@ def calibrate(histories: Mapping[Hashable, tuple], *, last_year: int) -> dict | 
     return table.to_dict()
 
 
-def table_from_json(document: dict | None) -> "longrange.Table | None":
-    return longrange.Table.from_dict(document) if document else None
+def table_from_json(document: dict | None) -> "longrange_table.Table | None":
+    return longrange_table.Table.from_dict(document) if document else None
 
 
 def _problem(years, values) -> str | None:
@@ -163,5 +163,5 @@ def _flatten_constant(members, first, start, value, lower, upper):
 
 def _bounds(mean, scale, table, horizons, level, factors):
     if table is None:
-        return longrange.normal_interval(mean, scale, level)
-    return longrange.interval(mean, scale, table, horizons, level, factors)
+        return longrange_table.normal_interval(mean, scale, level)
+    return longrange_table.interval(mean, scale, table, horizons, level, factors)
