@@ -81,6 +81,8 @@ class DatasetAdmin(ReadOnlyAdmin):
         The size limit is enforced while the upload arrives, so the handler goes in before the
         request body is read; that is why CSRF is checked here (``_refresh``), not by the middleware.
         """
+        if not self.has_refresh_permission(request):
+            raise PermissionDenied  # before a byte of the body is read
         request.upload_handlers.insert(
             0, UploadSizeLimitHandler(request, limit=settings.WPP_UPLOAD_MAX_BYTES)
         )
