@@ -143,18 +143,22 @@ def test_refresh_needs_the_add_dataset_permission(client, django_user_model, sma
 
 @pytest.mark.django_db
 def test_a_user_who_may_not_refresh_makes_the_server_read_none_of_the_upload(
-    client, django_user_model, small_wide_file, monkeypatch
+    django_user_model, small_wide_file, monkeypatch
 ):
+    """With a valid CSRF token, checking it reads the body: the permission must come first."""
     from forecasts.admin import forms as admin_forms
 
+    client = Client(enforce_csrf_checks=True)
     user = django_user_model.objects.create_user(username="clerk", password=PASSWORD, is_staff=True)
     client.force_login(user)
+    client.get(reverse("admin:index"))
+    token = client.cookies["csrftoken"].value
     monkeypatch.setattr(
         admin_forms.UploadSizeLimitHandler,
         "receive_data_chunk",
         lambda *args: pytest.fail("the upload was read before the permission check"),
     )
-    assert upload(client, small_wide_file).status_code == 403
+    assert upload(client, small_wide_file, csrfmiddlewaretoken=token).status_code == 403
 
 
 @pytest.mark.django_db
