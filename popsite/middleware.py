@@ -9,7 +9,7 @@ Connections recover by themselves afterwards (CONN_HEALTH_CHECKS), without resta
 import logging
 
 from django.db import InterfaceError, OperationalError
-from django.http import JsonResponse
+from django.http import HttpResponseNotAllowed, JsonResponse
 from django.template.response import TemplateResponse
 
 logger = logging.getLogger(__name__)
@@ -38,3 +38,15 @@ class DatabaseUnavailableMiddleware:
             response.render()
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
+
+
+class RefuseTraceMiddleware:
+    """TRACE echoes a request back and no page here needs it: 405, before any view runs."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method == "TRACE":
+            return HttpResponseNotAllowed(["GET", "HEAD", "POST", "OPTIONS"])
+        return self.get_response(request)

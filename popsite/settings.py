@@ -78,6 +78,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "popsite.middleware.RefuseTraceMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -92,6 +93,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "popsite.urls"
+# Where a login lands when its ``next`` is missing or refused (Django's default is a 404 here).
+LOGIN_REDIRECT_URL = "/admin/"
 
 TEMPLATES = [
     {

@@ -390,3 +390,29 @@ def test_admin_pages_of_a_logged_in_operator_have_no_csp_violation(page, csp_sit
         page.wait_for_load_state("networkidle")
         assert page.evaluate("window.__cspViolations") == [], path
     assert console_violations == []
+
+
+@pytest.mark.django_db
+def test_trace_is_refused_everywhere(client):
+    for path in ("/", "/api/regions/", "/admin/login/"):
+        assert client.generic("TRACE", path).status_code == 405
+
+
+@pytest.mark.django_db
+def test_a_login_with_a_refused_next_lands_on_the_admin(client, staff_user):
+    response = client.post(
+        "/admin/login/?next=https://evil.example/",
+        {
+            "username": "operator",
+            "password": "a-long-test-password",
+            "next": "https://evil.example/",
+        },
+    )
+    assert response.status_code == 302 and response["Location"] == "/admin/"
+
+
+@pytest.mark.django_db
+def test_an_unreadable_has_data_filter_is_a_400_naming_it(client, small_dataset):
+    response = client.get("/api/regions/", {"has_data": "maybe"})
+    assert response.status_code == 400 and "has_data" in response.json()
+    assert client.get("/api/regions/", {"has_data": "true"}).status_code == 200

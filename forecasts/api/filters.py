@@ -30,8 +30,12 @@ class RegionFilter(django_filters.FilterSet):
         help_text="Kind, e.g. Country/Area, Region, Subregion, Development Group.",
     )
     parent = RegionCodeFilter(field_name="parent", help_text="The parent region's code.")
-    has_data = django_filters.BooleanFilter(
+    # A choice, not BooleanFilter: that one ignores what it cannot read ("maybe"), which hides a
+    # client's mistake behind an unfiltered list.
+    has_data = django_filters.TypedChoiceFilter(
         method="filter_has_data",
+        choices=[("true", "true"), ("false", "false")],
+        coerce=lambda text: text == "true",
         help_text="true: regions with population data; false: headings without.",
     )
 
