@@ -77,7 +77,7 @@ def _expected_table():
     )
     return results, [
         [str(point.year)]
-        + [presenters.persons_rounded(result.points[i].value) for result in results]
+        + [presenters.persons_readable(result.points[i].value) for result in results]
         for i, point in enumerate(results[0].points)
     ]
 
@@ -111,7 +111,7 @@ def test_pick_two_regions_by_typing_and_see_table_chart_permalink_and_csv(tab, s
     assert _canvas_has_pixels(tab) > 1000
     tab.screenshot(path=artifact_path("run.png"), full_page=True)
 
-    tab.get_by_role("link", name="Permanent link").first.click()
+    tab.locator("#permalink").click()
     tab.wait_for_load_state()
     assert tab.url == f"{site.url}/runs/{run.pk}/"
     assert (
