@@ -393,6 +393,22 @@ def embed_html(url: str, *, title: str) -> str:
     )
 
 
+def region_labels(regions) -> dict[int, str]:
+    """code -> the name people choose it by; names that repeat (WPP2019 has "Europe", a Region,
+    and "EUROPE", an SDG subregion) get their kind beside them: "Europe (Region)"."""
+    counts: dict[str, int] = {}
+    for region in regions:
+        counts[region.name.casefold()] = counts.get(region.name.casefold(), 0) + 1
+    return {
+        region.code: (
+            f"{region.name} ({region.kind})"
+            if counts[region.name.casefold()] > 1 and region.kind
+            else region.name
+        )
+        for region in regions
+    }
+
+
 def chart_gaps(series: list[dict]) -> str:
     """The caption's note on years between the record and a later forecast, "" when none."""
     gaps = {tuple(item["gap"]) for item in series if item.get("gap")}

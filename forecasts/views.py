@@ -203,15 +203,13 @@ def region_list(request):
         context = {"search_form": search_form, "query": "", "tree": [], "matches": None}
         return render(request, "forecasts/region_list.html", context, status=400)
     query = search_form.cleaned_data["q"].strip()
+    matches, suggestions = selectors.region_search(query) if query else (None, [])
     context = {
         "search_form": search_form,
         "query": query,
         "tree": [] if query else selectors.region_tree(),
-        "matches": (
-            Region.objects.search(query).select_related("parent").order_by("sort_order", "code")
-            if query
-            else None
-        ),
+        "matches": matches,
+        "suggestions": suggestions,
     }
     return render(request, "forecasts/region_list.html", context)
 

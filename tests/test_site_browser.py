@@ -51,7 +51,8 @@ def _pick(tab, text):
     control = tab.locator("#id_regions-ts-control")
     control.click()
     control.press_sequentially(text, delay=20)
-    expect(tab.locator(".ts-dropdown .option.active")).to_have_text(text)
+    # The option shows the region's codes after its name ("France 250 · FRA").
+    expect(tab.locator(".ts-dropdown .option.active")).to_contain_text(text)
     control.press("Enter")
     expect(tab.locator(".ts-control .item", has_text=text)).to_have_count(1)
 
@@ -155,6 +156,18 @@ def test_region_page_button_opens_the_form_with_the_region_chosen(tab, site):
     expect(items).to_have_count(1)
     assert items.get_attribute("data-value") == "250"
     assert "France" in items.inner_text()
+
+
+def test_dropdown_finds_a_region_by_code_iso3_or_common_name(tab, site):
+    tab.goto(site.url + "/")
+    control = tab.locator("#id_regions-ts-control")
+    for typed in ("250", "FRA", "Vatican"):
+        control.fill("")
+        control.press_sequentially(typed, delay=20)
+        expect(tab.locator(".ts-dropdown .option.active")).to_contain_text(
+            "Holy See" if typed == "Vatican" else "France"
+        )
+    assert tab.locator("#id_regions").get_attribute("aria-label") == "Regions"
 
 
 def test_form_errors_show_beside_the_fields_in_the_browser(tab, site):

@@ -129,3 +129,69 @@ def test_run_page_has_link_preview_tags_and_a_description(client, small_dataset)
 )
 def test_every_page_has_a_meta_description(client, small_dataset, path):
     assertContains(client.get(path), '<meta name="description" content="')
+
+
+# Search that forgives
+
+
+def test_import_derives_iso3_from_the_m49_code(small_dataset):
+    from forecasts.models import Region
+
+    assert Region.objects.get(code=250).iso3 == "FRA"
+    assert Region.objects.get(code=336).iso3 == "VAT"
+    assert Region.objects.get(code=900).iso3 == ""  # regions and groups have none
+
+
+@pytest.mark.parametrize("query", ["FRA", "fra", "250", "France", "franc"])
+def test_region_search_finds_france(client, small_dataset, query):
+    response = client.get("/regions/", {"q": query})
+
+    assert [region.code for region in response.context["matches"]] == [250]
+
+
+def test_region_search_knows_common_names(client, small_dataset):
+    response = client.get("/regions/", {"q": "Vatican"})
+
+    assert [region.code for region in response.context["matches"]] == [336]
+
+
+def test_region_search_suggests_the_nearest_name_for_a_typo(client, small_dataset):
+    response = client.get("/regions/", {"q": "Frnace"})
+
+    assert response.context["matches"] == []
+    assert [region.code for region in response.context["suggestions"]] == [250]
+    assertContains(response, 'Did you mean <a href="/regions/250/">France</a>')
+
+
+def test_forecast_form_says_did_you_mean(client, small_dataset):
+    response = client.get("/", {"regions": "Frnace"})
+
+    assertContains(response, "Unknown region(s): &#x27;Frnace&#x27; (did you mean France?).")
+
+
+def test_forecast_form_accepts_an_alias_and_an_iso3_code(small_dataset):
+    regions = selectors.regions_for_forecast(identifiers=["fra", "Vatican"])
+
+    assert [region.code for region in regions] == [250, 336]
+
+
+def test_dropdown_options_carry_codes_and_repeated_names_their_kind(client, small_dataset):
+    from types import SimpleNamespace
+
+    labels = presenters.region_labels(
+        [
+            SimpleNamespace(code=908, name="Europe", kind="Region"),
+            SimpleNamespace(code=917, name="EUROPE", kind="SDG subregion"),
+            SimpleNamespace(code=250, name="France", kind="Country/Area"),
+        ]
+    )
+    assert labels == {908: "Europe (Region)", 917: "EUROPE (SDG subregion)", 250: "France"}
+
+    response = client.get("/")
+    assertContains(response, '<option value="250" data-code="250" data-iso3="FRA">France</option>')
+
+
+def test_a_link_with_too_many_regions_says_the_limit(client, small_dataset):
+    response = client.get("/", {"regions": ["900"] * 21})
+
+    assertContains(response, "Choose at most 20 regions; 21 were given.")
