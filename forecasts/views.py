@@ -20,7 +20,8 @@ LATEST_RUNS = 10
 def home(request):
     """What the site does, the loaded dataset, and the forecast form.
 
-    POST validates the form, stores a run and redirects to it. GET with the form's fields in the
+    POST validates the form, stores a run and redirects to it (to the run already stored with
+    the same settings on the same data, when there is one: nothing is stored twice). GET with the form's fields in the
     query string (``?regions=900&regions=901&from=2030&to=2035``) fills the form in and shows any
     problems, but runs nothing: a shared link or a region's "Forecast" button opens a prepared
     form, and the person presses "Forecast" (a GET never writes).
@@ -31,6 +32,9 @@ def home(request):
     if request.method == "POST":
         form = forms.ForecastForm(request.POST, data_source=data)
         if form.is_valid():
+            existing = services.forecast_run_find(data=data, **form.cleaned_data)
+            if existing is not None:
+                return redirect(existing)
             stored, status = _store_run(request, form, data)
             if stored is not None:
                 return redirect(stored.run)

@@ -51,7 +51,7 @@ def test_home_shows_the_dataset_the_form_and_a_search_box(client, small_dataset)
     assertContains(response, 'action="/regions/"')
     assertContains(response, 'name="q"')
     assertContains(response, '<select name="regions"')
-    assertContains(response, '<option value="900">WORLD</option>', html=True)
+    assertContains(response, '<option value="900" data-code="900">WORLD</option>', html=True)
 
 
 def test_home_does_not_offer_heading_rows(client, small_dataset):
@@ -86,7 +86,7 @@ def test_home_query_string_prefills_the_form_without_running_it(client, small_da
     response = client.get("/?regions=900&regions=901&from=2030&to=2035&lags=2&level=0.9")
 
     assert response.status_code == 200
-    assertContains(response, '<option value="900" selected>WORLD</option>', html=True)
+    assertContains(response, '<option value="900" selected data-code="900">WORLD</option>', html=True)
     assertContains(
         response, '<option value="901" selected>More developed regions</option>', html=True
     )
@@ -100,7 +100,11 @@ def test_home_query_string_prefills_the_form_without_running_it(client, small_da
 def test_home_query_string_with_only_a_region_keeps_the_default_years(client, small_dataset):
     response = client.get("/?regions=250")
 
-    assertContains(response, '<option value="250" selected>France</option>', html=True)
+    assertContains(
+        response,
+        '<option value="250" selected data-code="250" data-iso3="FRA">France</option>',
+        html=True,
+    )
     assertContains(response, 'name="from" value="2021"')
     assertNotContains(response, "invalid-feedback")
 

@@ -195,3 +195,27 @@ def test_a_link_with_too_many_regions_says_the_limit(client, small_dataset):
     response = client.get("/", {"regions": ["900"] * 21})
 
     assertContains(response, "Choose at most 20 regions; 21 were given.")
+
+
+# Sharing: the same settings on the same data open the same run
+
+
+def test_pressing_forecast_twice_reuses_the_stored_run(client, small_dataset):
+    from forecasts.models import ForecastRun
+
+    form = {
+        "regions": ["900", "250"],
+        "from": "2030",
+        "to": "2035",
+        "method": "levels",
+        "lags": "1",
+        "level": "0.95",
+    }
+
+    first = client.post("/", form)
+    second = client.post("/", form)
+    other_order = client.post("/", {**form, "regions": ["250", "900"]})
+
+    assert first["Location"] == second["Location"]
+    assert other_order["Location"] != first["Location"]
+    assert ForecastRun.objects.count() == 2
