@@ -86,9 +86,13 @@ def test_home_query_string_prefills_the_form_without_running_it(client, small_da
     response = client.get("/?regions=900&regions=901&from=2030&to=2035&lags=2&level=0.9")
 
     assert response.status_code == 200
-    assertContains(response, '<option value="900" selected data-code="900">WORLD</option>', html=True)
     assertContains(
-        response, '<option value="901" selected data-code="901">More developed regions</option>', html=True
+        response, '<option value="900" selected data-code="900">WORLD</option>', html=True
+    )
+    assertContains(
+        response,
+        '<option value="901" selected data-code="901">More developed regions</option>',
+        html=True,
     )
     assertContains(response, 'name="from" value="2030"')
     assertContains(response, 'name="to" value="2035"')
