@@ -16,7 +16,7 @@ import numpy as np
 from django.core.cache import cache
 from django.db.models import Max
 
-from . import rules
+from . import rules, search
 from .models import BacktestResult, Dataset, Region, YearlyPopulation
 
 GENERATION_KEY = "active-dataset-generation"
@@ -56,11 +56,21 @@ class ActiveData:
     memo: dict = field(default_factory=dict)
 
     def region_by_identifier(self, identifier: str) -> Region | None:
-        """A region by its code, exact name or ISO3 code (case-insensitive)."""
+        """A region by its code, exact name, ISO3 code or a name people use for it ("USA",
+        "South Korea": search.iso3_for_alias), case-insensitive."""
         code = rules.region_code_or_none(identifier)
         if code is not None:
             return self.regions.get(code)
-        return self._names.get(identifier.strip().casefold())
+        found = self._names.get(identifier.strip().casefold())
+        if found is None:
+            iso3 = search.iso3_for_alias(identifier)
+            found = self._names.get(iso3.casefold()) if iso3 else None
+        return found
+
+    def suggestions(self, identifier: str) -> list[Region]:
+        """Regions with data whose names are nearest a misspelt one ("Frnace" -> France)."""
+        with_data = {region.name: region for region in self.regions_with_data()}
+        return [with_data[name] for name in search.close_names(identifier, list(with_data))]
 
     @property
     def _names(self) -> dict[str, Region]:

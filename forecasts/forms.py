@@ -2,10 +2,25 @@
 
 from django import forms
 
-from . import rules, selectors
+from . import presenters, rules, search, selectors
 from .active_data import ActiveData, active_data
 from .models import Region
 from .services import world
+
+
+class RegionSelect(forms.SelectMultiple):
+    """A multi-select whose options carry their region's code, ISO3 and aliases as data-*
+    attributes (Tom Select copies them into its options), so typing "250", "FRA" or "USA" finds
+    the region and the dropdown shows the codes."""
+
+    option_data: dict[str, dict] = {}
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        for key, text in self.option_data.get(str(value), {}).items():
+            if text:
+                option["attrs"][f"data-{key}"] = text
+        return option
 
 
 class RegionsField(forms.MultipleChoiceField):
@@ -54,9 +69,10 @@ class ForecastForm(forms.Form):
     regions = RegionsField(
         label="Regions",
         required=False,
-        help_text=f"One or more regions, countries or groups (at most {rules.MAX_REGIONS}). "
-        "Type to filter.",
-        widget=forms.SelectMultiple(attrs={"class": "form-select", "size": 10}),
+        help_text=f"One or more regions, countries or groups (at most {rules.MAX_REGIONS}): "
+        "type a name, a UN code or an ISO3 code to find one. Without the search box, hold Ctrl "
+        "(⌘ on a Mac) and click to choose several.",
+        widget=RegionSelect(attrs={"class": "form-select", "size": 10}),
     )
     start = forms.IntegerField(
         label="From",
@@ -125,10 +141,19 @@ class ForecastForm(forms.Form):
     def __init__(self, *args, data_source: ActiveData | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.data_source = data_source if data_source is not None else active_data()
+        regions = self.data_source.regions_with_data() if self.data_source else []
+        labels = presenters.region_labels(regions)
         self.fields["regions"].choices = [
-            (str(region.code), _region_label(region))
-            for region in (self.data_source.regions_with_data() if self.data_source else [])
+            (str(region.code), labels[region.code]) for region in regions
         ]
+        self.fields["regions"].widget.option_data = {
+            str(region.code): {
+                "code": str(region.code),
+                "iso3": region.iso3,
+                "aliases": " ".join(search.aliases_of(region.iso3)),
+            }
+            for region in regions
+        }
         self.fields["regions"].widget.attrs.update(
             {"data-tom-select": "", "data-max-items": rules.MAX_REGIONS}
         )
@@ -195,10 +220,6 @@ def _check(rule, *args):
         raise forms.ValidationError(str(error), code="limits") from None
 
 
-def _region_label(region: Region) -> str:
-    return f"{region.name} ({region.iso3})" if region.iso3 else region.name
-
-
 def forecast_form_defaults(dataset) -> dict:
     """Values the form starts with (by field name): the ten years after the estimates, the
     recommended model and lags, 95%."""
@@ -235,8 +256,10 @@ class RunFilterForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        regions = list(Region.objects.with_data())
+        labels = presenters.region_labels(regions)
         self.fields["region"].widget.choices = [("", "All regions")] + [
-            (str(region.code), region.name) for region in Region.objects.with_data()
+            (str(region.code), labels[region.code]) for region in regions
         ]
 
 

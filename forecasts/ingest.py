@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from . import wpp
+from . import search, wpp
 from .models import Region, YearlyPopulation
 
 BULK_BATCH_SIZE = 5000
@@ -104,6 +104,8 @@ def _widen_estimate_spans(spans: dict[int, tuple[int, int]], records):
 
 
 def _create_regions(locations: dict[int, wpp.Location], spans: dict[int, tuple[int, int]]):
+    """The file's locations as Regions; a country without an ISO3 code in the file (WPP2019 has
+    none) gets the one ISO 3166 gives its UN M49 code, so "FRA" finds France on every edition."""
     Region.objects.bulk_create(
         (
             Region(
@@ -111,7 +113,7 @@ def _create_regions(locations: dict[int, wpp.Location], spans: dict[int, tuple[i
                 name=location.name,
                 kind=location.kind,
                 parent_id=location.parent_code,
-                iso3=location.iso3,
+                iso3=location.iso3 or search.iso3_for(location.code, location.kind),
                 sort_order=location.sort_order,
                 first_year=spans.get(location.code, (None, None))[0],
                 last_year=spans.get(location.code, (None, None))[1],

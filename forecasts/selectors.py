@@ -4,7 +4,7 @@ active_data.py)."""
 from collections import defaultdict
 from collections.abc import Iterable
 
-from . import rules
+from . import rules, search
 from .active_data import ActiveData, active_data
 from .models import (
     BacktestRun,
@@ -58,14 +58,16 @@ def regions_for_forecast(
     for item in wanted:
         region = data.region_by_identifier(item) if data else None
         if region is None:
-            unknown.append(item)
+            near = data.suggestions(item) if data else []
+            hint = f" (did you mean {' or '.join(r.name for r in near[:2])}?)" if near else ""
+            unknown.append(repr(item) + hint)
         elif not region.has_data:
             without_data.append(region.name)
         elif region not in regions:
             regions.append(region)
     problems = []
     if unknown:
-        problems.append("Unknown region(s): " + ", ".join(repr(item) for item in unknown) + ".")
+        problems.append("Unknown region(s): " + ", ".join(unknown) + ".")
     if without_data:
         problems.append(
             "No population data (a heading, not a region): " + ", ".join(without_data) + "."
@@ -73,6 +75,22 @@ def regions_for_forecast(
     if problems:
         raise RegionLookupError(" ".join(problems))
     return regions
+
+
+def region_search(query: str, *, data: ActiveData | None = None) -> tuple[list[Region], list]:
+    """/regions/?q=: regions whose name contains the query or whose code, ISO3 or common name
+    ("USA", "UK") it is; and, when none does, the regions with the nearest names ("Frnace" ->
+    France: trigram similarity on PostgreSQL, difflib elsewhere) as suggestions."""
+    regions = Region.objects.select_related("parent")
+    matches = list(regions.search(query).order_by("sort_order", "code"))
+    iso3 = search.iso3_for_alias(query)
+    if iso3 and not any(region.iso3 == iso3 for region in matches):
+        matches = list(regions.filter(iso3=iso3)) + matches
+    if matches:
+        return matches, []
+    data = data or active_data()
+    names = [region.name for region in data.regions.values()] if data else []
+    return [], search.regions_like(regions, query, names=names)
 
 
 def forecast_runs(*, region_code: int | None = None):

@@ -2,12 +2,14 @@
 
 from urllib.parse import urlencode
 
+from csp.decorators import csp_replace
 from django.core.paginator import Paginator
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.clickjacking import xframe_options_exempt
 
-from . import forms, presenters, rules, selectors, services, throttling
+from . import charts, forms, presenters, rules, selectors, services, throttling
 from .active_data import active_data
 from .models import ForecastRun, Region
 
@@ -18,7 +20,8 @@ LATEST_RUNS = 10
 def home(request):
     """What the site does, the loaded dataset, and the forecast form.
 
-    POST validates the form, stores a run and redirects to it. GET with the form's fields in the
+    POST validates the form, stores a run and redirects to it (to the run already stored with
+    the same settings on the same data, when there is one: nothing is stored twice). GET with the form's fields in the
     query string (``?regions=900&regions=901&from=2030&to=2035``) fills the form in and shows any
     problems, but runs nothing: a shared link or a region's "Forecast" button opens a prepared
     form, and the person presses "Forecast" (a GET never writes).
@@ -29,6 +32,9 @@ def home(request):
     if request.method == "POST":
         form = forms.ForecastForm(request.POST, data_source=data)
         if form.is_valid():
+            existing = services.forecast_run_find(data=data, **form.cleaned_data)
+            if existing is not None:
+                return redirect(existing)
             stored, status = _store_run(request, form, data)
             if stored is not None:
                 return redirect(stored.run)
@@ -72,6 +78,7 @@ def run_detail(request, pk):
     data = active_data()
     results = services.forecast_run_results(run, data=data)
     header, rows = presenters.results_table(results)
+    chart = _run_chart(run, results, data, request.GET.get("scale"))
     context = {
         "run": run,
         "header": header,
@@ -85,17 +92,75 @@ def run_detail(request, pk):
         "method_description": rules.method_label(run.method),
         "is_original_model": rules.is_original_model(run.method, run.lags_choice),
         "has_un": any(result.un for result in results),
-        "chart": {
-            "unit": presenters.UNIT,
-            "series": [
-                presenters.chart_series(result, data.history(result.code) if data else None)
-                for result in results
-            ],
-        },
+        "table_rows": presenters.results_cells(results),
+        "headline": presenters.forecast_headline(results, level=presenters.percent(run.level)),
+        "chart": chart,
+        "chart_svg": charts.svg(chart, standalone=False),
+        "chart_gaps": presenters.chart_gaps(chart["series"]),
+        "chart_caption": _run_chart_caption(run, any(result.un for result in results)),
+        "image_url": request.build_absolute_uri(reverse("forecasts:run_svg", args=[run.pk])),
+        "embed_html": presenters.embed_html(
+            request.build_absolute_uri(reverse("forecasts:run_embed", args=[run.pk])),
+            title=chart["title"],
+        ),
+        "scale": chart["scale"],
         "permalink": request.build_absolute_uri(run.get_absolute_url()),
         "again_url": reverse("forecasts:home") + "?" + _form_query(run),
     }
     return render(request, "forecasts/run_detail.html", context)
+
+
+def _run_chart_caption(run, has_un: bool) -> str:
+    caption = (
+        f"Recorded population (solid), forecast (dashed) and its {presenters.percent(run.level)} "
+        f"{run.get_interval_display()} prediction interval (band)"
+    )
+    if has_un:
+        caption += ", UN Medium projection (dotted) and its band (light)"
+    return caption + ". Each line is named at its end."
+
+
+def _run_chart(run, results, data, scale) -> dict:
+    return presenters.forecast_chart(
+        results,
+        [data.history(result.code) if data else None for result in results],
+        level=presenters.percent(run.level),
+        scale=presenters.chart_scale(scale),
+    )
+
+
+def run_svg(request, pk):
+    """The run's chart drawn on the server (charts.svg): the no-JavaScript chart, the "Download
+    SVG" button and the link preview's image; ``?scale=log`` as on the page."""
+    run = get_object_or_404(ForecastRun.objects.select_related("dataset"), pk=pk)
+    data = active_data()
+    chart = _run_chart(
+        run, services.forecast_run_results(run, data=data), data, request.GET.get("scale")
+    )
+    response = HttpResponse(charts.svg(chart), content_type="image/svg+xml; charset=utf-8")
+    if "download" in request.GET:
+        response["Content-Disposition"] = f'attachment; filename="forecast-run-{run.pk}.svg"'
+    return response
+
+
+@xframe_options_exempt
+@csp_replace({"frame-ancestors": ["*"]})
+def run_embed(request, pk):
+    """The run's chart alone, for other sites to put in an <iframe>: this view only may be
+    framed by anyone (X-Frame-Options left out, CSP frame-ancestors *); every other page keeps
+    DENY / 'none'."""
+    run = get_object_or_404(ForecastRun.objects.select_related("dataset"), pk=pk)
+    data = active_data()
+    chart = _run_chart(
+        run, services.forecast_run_results(run, data=data), data, request.GET.get("scale")
+    )
+    context = {
+        "run": run,
+        "chart": chart,
+        "chart_svg": charts.svg(chart, standalone=False),
+        "permalink": request.build_absolute_uri(run.get_absolute_url()),
+    }
+    return render(request, "forecasts/run_embed.html", context)
 
 
 def run_csv(request, pk):
@@ -142,15 +207,13 @@ def region_list(request):
         context = {"search_form": search_form, "query": "", "tree": [], "matches": None}
         return render(request, "forecasts/region_list.html", context, status=400)
     query = search_form.cleaned_data["q"].strip()
+    matches, suggestions = selectors.region_search(query) if query else (None, [])
     context = {
         "search_form": search_form,
         "query": query,
         "tree": [] if query else selectors.region_tree(),
-        "matches": (
-            Region.objects.search(query).select_related("parent").order_by("sort_order", "code")
-            if query
-            else None
-        ),
+        "matches": matches,
+        "suggestions": suggestions,
     }
     return render(request, "forecasts/region_list.html", context)
 
@@ -160,8 +223,12 @@ def region_detail(request, code):
     data = active_data()
     history = data.history(region.code) if data else ([], [])
     outlook = services.region_outlook(data=data, region=region) if data else None
-    series = presenters.chart_series(outlook, history)
-    series.setdefault("name", region.name)
+    scale = presenters.chart_scale(request.GET.get("scale"))
+    if outlook:
+        level = presenters.percent(outlook.level)
+        chart = presenters.forecast_chart([outlook], [history], level=level, scale=scale)
+    else:
+        chart = presenters.history_chart(region.name, history, scale=scale)
     context = {
         "region": region,
         "children": region.children.all(),
@@ -172,8 +239,12 @@ def region_detail(request, code):
         "outlook_last_year": outlook.points[-1].year if outlook else None,
         "outlook_level": presenters.percent(outlook.level) if outlook else "",
         "forecast_url": reverse("forecasts:home") + "?" + urlencode({"regions": region.code}),
-        "chart": {"unit": presenters.UNIT, "series": [series]},
+        "chart": chart,
+        "chart_svg": charts.svg(chart, standalone=False),
+        "scale": scale,
         "chart_caption": _region_chart_caption(region, outlook),
+        "description": presenters.region_description(region, history, outlook),
+        "permalink": request.build_absolute_uri(region.get_absolute_url()),
     }
     return render(request, "forecasts/region_detail.html", context)
 

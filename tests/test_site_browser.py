@@ -51,7 +51,8 @@ def _pick(tab, text):
     control = tab.locator("#id_regions-ts-control")
     control.click()
     control.press_sequentially(text, delay=20)
-    expect(tab.locator(".ts-dropdown .option.active")).to_have_text(text)
+    # The option shows the region's codes after its name ("France 250 · FRA").
+    expect(tab.locator(".ts-dropdown .option.active")).to_contain_text(text)
     control.press("Enter")
     expect(tab.locator(".ts-control .item", has_text=text)).to_have_count(1)
 
@@ -77,7 +78,7 @@ def _expected_table():
     )
     return results, [
         [str(point.year)]
-        + [presenters.persons_rounded(result.points[i].value) for result in results]
+        + [presenters.persons_readable(result.points[i].value) for result in results]
         for i, point in enumerate(results[0].points)
     ]
 
@@ -111,7 +112,7 @@ def test_pick_two_regions_by_typing_and_see_table_chart_permalink_and_csv(tab, s
     assert _canvas_has_pixels(tab) > 1000
     tab.screenshot(path=artifact_path("run.png"), full_page=True)
 
-    tab.get_by_role("link", name="Permanent link").first.click()
+    tab.locator("#permalink").click()
     tab.wait_for_load_state()
     assert tab.url == f"{site.url}/runs/{run.pk}/"
     assert (
@@ -155,6 +156,18 @@ def test_region_page_button_opens_the_form_with_the_region_chosen(tab, site):
     expect(items).to_have_count(1)
     assert items.get_attribute("data-value") == "250"
     assert "France" in items.inner_text()
+
+
+def test_dropdown_finds_a_region_by_code_iso3_or_common_name(tab, site):
+    tab.goto(site.url + "/")
+    control = tab.locator("#id_regions-ts-control")
+    for typed in ("250", "FRA", "Vatican"):
+        control.fill("")
+        control.press_sequentially(typed, delay=20)
+        expect(tab.locator(".ts-dropdown .option.active")).to_contain_text(
+            "Holy See" if typed == "Vatican" else "France"
+        )
+    assert tab.locator("#id_regions").get_attribute("aria-label") == "Regions"
 
 
 def test_form_errors_show_beside_the_fields_in_the_browser(tab, site):

@@ -214,7 +214,10 @@ def test_invalid_post_keeps_what_was_entered(client, small_dataset):
     response = _post(client, regions=["900", "250"], **{"to": "1900"})
 
     assertContains(
-        response, '<option value="250" selected>France</option>', html=True, status_code=400
+        response,
+        '<option value="250" selected data-code="250" data-iso3="FRA">France</option>',
+        html=True,
+        status_code=400,
     )
     assertContains(response, 'name="from" value="2030"', status_code=400)
     assertContains(response, 'name="to" value="1900"', status_code=400)

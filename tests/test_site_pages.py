@@ -51,7 +51,7 @@ def test_home_shows_the_dataset_the_form_and_a_search_box(client, small_dataset)
     assertContains(response, 'action="/regions/"')
     assertContains(response, 'name="q"')
     assertContains(response, '<select name="regions"')
-    assertContains(response, '<option value="900">WORLD</option>', html=True)
+    assertContains(response, '<option value="900" data-code="900">WORLD</option>', html=True)
 
 
 def test_home_does_not_offer_heading_rows(client, small_dataset):
@@ -86,9 +86,13 @@ def test_home_query_string_prefills_the_form_without_running_it(client, small_da
     response = client.get("/?regions=900&regions=901&from=2030&to=2035&lags=2&level=0.9")
 
     assert response.status_code == 200
-    assertContains(response, '<option value="900" selected>WORLD</option>', html=True)
     assertContains(
-        response, '<option value="901" selected>More developed regions</option>', html=True
+        response, '<option value="900" selected data-code="900">WORLD</option>', html=True
+    )
+    assertContains(
+        response,
+        '<option value="901" selected data-code="901">More developed regions</option>',
+        html=True,
     )
     assertContains(response, 'name="from" value="2030"')
     assertContains(response, 'name="to" value="2035"')
@@ -100,7 +104,11 @@ def test_home_query_string_prefills_the_form_without_running_it(client, small_da
 def test_home_query_string_with_only_a_region_keeps_the_default_years(client, small_dataset):
     response = client.get("/?regions=250")
 
-    assertContains(response, '<option value="250" selected>France</option>', html=True)
+    assertContains(
+        response,
+        '<option value="250" selected data-code="250" data-iso3="FRA">France</option>',
+        html=True,
+    )
     assertContains(response, 'name="from" value="2021"')
     assertNotContains(response, "invalid-feedback")
 
@@ -125,7 +133,15 @@ def test_home_lists_the_latest_runs(client, small_dataset):
 # Run page
 
 
-def test_run_page_shows_the_original_table_in_rounded_persons(client, small_dataset):
+def _cell(value):
+    """A number as the site's tables show it: readable words, the exact count in the title."""
+    return (
+        f'<data value="{value:.0f}" title="{presenters.persons_exact(value)} persons">'
+        f"{presenters.persons_readable(value)}</data>"
+    )
+
+
+def test_run_page_shows_the_table_in_readable_numbers_exact_in_titles(client, small_dataset):
     run = _run()
     regions = selectors.regions_for_forecast(identifiers=["900", "901"])
     expected = services.forecast_compute(
@@ -136,14 +152,14 @@ def test_run_page_shows_the_original_table_in_rounded_persons(client, small_data
 
     assert response.status_code == 200
     assertContains(response, "Population forecast: WORLD, More developed regions, 2030–2035")
-    assertContains(response, "Persons, rounded to the nearest thousand")
     assert response.context["header"] == ["Year", "WORLD", "More developed regions"]
     assert [row[0] for row in response.context["rows"]] == [str(y) for y in range(2030, 2036)]
     for year in (2030, 2035):
-        world, developed = _rounded(expected, 900, year), _rounded(expected, 901, year)
-        assert world.endswith(",000") and len(world) > 10
-        assertContains(response, f"<td>{world}</td>")
-        assertContains(response, f"<td>{developed}</td>")
+        for code in (900, 901):
+            result = next(result for result in expected if result.code == code)
+            value = next(p for p in result.points if p.year == year).value
+            assertContains(response, f"<td>{_cell(value)}</td>", html=True)
+    assertContains(response, "billion</data>")
 
 
 def test_run_page_shows_the_interval_bounds(client, small_dataset):
@@ -153,8 +169,7 @@ def test_run_page_shows_the_interval_bounds(client, small_dataset):
     response = client.get(f"/runs/{run.pk}/")
 
     assertContains(response, "95% prediction interval")
-    bounds = f"{presenters.persons_rounded(world_2030.lower)} – {presenters.persons_rounded(world_2030.upper)}"
-    assertContains(response, bounds)
+    assertContains(response, f"{_cell(world_2030.lower)} – {_cell(world_2030.upper)}")
     assert world_2030.lower < world_2030.value < world_2030.upper
 
 
@@ -443,7 +458,9 @@ def test_region_page_shows_history_parent_children_and_a_forecast_button(client,
     assert response.status_code == 200
     assertContains(response, '<h1 class="h2 mb-1">Less developed regions</h1>', html=True)
     assertContains(response, 'href="/regions/1803/"')
-    assertContains(response, '<tr><th scope="row">1950</th><td>1,721,612,000</td></tr>', html=True)
+    assertContains(
+        response, f'<tr><th scope="row">1950</th><td>{_cell(1721612000)}</td></tr>', html=True
+    )
     assertContains(response, 'href="/?regions=902"')
     assertContains(response, '<script id="chart-data" type="application/json">')
     history = response.context["chart"]["series"][0]["history"]

@@ -42,7 +42,10 @@ def test_the_site_form_and_the_api_draw_on_the_same_budget(small_dataset, settin
 
     assert client.post("/", form).status_code == 302
     assert _api_post(APIClient()).status_code == 201
-    refused = client.post("/", form)
+    # The same form again opens the stored run (nothing is stored, nothing charged) ...
+    assert client.post("/", form).status_code == 302
+    # ... a new one is over the budget.
+    refused = client.post("/", {**form, "to": "2032"})
 
     assert refused.status_code == 429
     assert "Too many forecasts" in refused.content.decode()

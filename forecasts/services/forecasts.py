@@ -214,6 +214,32 @@ def _un_between(projection: UnProjection | None, start: int, end: int) -> UnProj
     return projection.between(start, end) if projection else None
 
 
+def forecast_run_find(
+    *,
+    data: ActiveData | None = None,
+    regions: list[Region],
+    start: int,
+    end: int,
+    method: str = rules.DEFAULT_METHOD,
+    lags: int | str = rules.DEFAULT_LAGS,
+    level: float = rules.DEFAULT_LEVEL,
+) -> ForecastRun | None:
+    """The newest stored run with exactly these settings (regions in the same order) on the
+    same data, or None. A run is a pure function of them, so pressing "Forecast" twice should
+    open the same page instead of storing the same numbers again."""
+    data = data or required_data()
+    codes = [region.code for region in regions]
+    candidates = ForecastRun.objects.filter(
+        dataset=data.dataset,
+        start_year=start,
+        end_year=end,
+        method=method,
+        lags=None if lags == rules.LAGS_AUTO else lags,
+        level=level,
+    ).order_by("-created_at", "-pk")
+    return next((run for run in candidates if run.region_codes == codes), None)
+
+
 @transaction.atomic
 def forecast_run_create(
     *,

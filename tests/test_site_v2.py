@@ -1,0 +1,221 @@
+"""Site v2: charts people share (joined lines, server SVG, embed, previews), numbers people
+read, search that forgives, limits that are said aloud."""
+
+import pytest
+from pytest_django.asserts import assertContains, assertNotContains
+
+from forecasts import charts, presenters, selectors, services
+
+
+def _run(regions=("900", "901"), start=2030, end=2035, **settings):
+    return services.forecast_run_create(
+        regions=selectors.regions_for_forecast(identifiers=list(regions)),
+        start=start,
+        end=end,
+        **settings,
+    ).run
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (8_583_606_109, "8.58 billion"),
+        (46_412_345, "46.4 million"),
+        (812_345, "812 thousand"),
+        (801, "801"),
+        (None, ""),
+        (float("inf"), ""),
+    ],
+)
+def test_persons_readable(value, text):
+    assert presenters.persons_readable(value) == text
+
+
+def test_chart_joins_history_and_a_later_forecast_and_names_the_gap(client, small_dataset):
+    run = _run(start=2030, end=2035)
+
+    chart = client.get(f"/runs/{run.pk}/").context["chart"]
+
+    world = chart["series"][0]
+    assert world["bridge"][0] == world["history"][-1] == [2020, 7794799000]
+    assert world["bridge"][1] == world["forecast"][0]
+    assert world["gap"] == [2021, 2029]
+    assert "2021–2029 were not forecast" in presenters.chart_gaps(chart["series"])
+    assert chart["title"].startswith("Population of WORLD and More developed regions")
+    assert len(chart["palette"]) == 20 and len(set(chart["palette"])) == 20
+
+
+def test_chart_band_opens_from_the_last_record_when_the_forecast_follows_it(small_dataset):
+    [region] = selectors.regions_for_forecast(identifiers=["250"])
+    [result] = services.forecast_compute(regions=[region], start=2021, end=2025)
+    from forecasts.active_data import active_data
+
+    series = presenters.chart_series(result, active_data().history(250))
+    assert series["gap"] is None
+    assert series["lower"][0] == series["upper"][0] == series["history"][-1]
+
+
+def test_run_page_without_javascript_has_a_server_drawn_chart(client, small_dataset):
+    run = _run()
+
+    response = client.get(f"/runs/{run.pk}/")
+
+    content = response.content.decode()
+    assert '<div class="chart-svg-box" id="chart-svg"><svg viewBox=' in content
+    assert "<polyline" in content and "<polygon" in content
+    assert "<figure" in content and 'id="chart-figure" hidden' not in content
+
+
+def test_run_svg_download_and_log_scale(client, small_dataset):
+    run = _run()
+
+    linear = client.get(f"/runs/{run.pk}.svg")
+    log = client.get(f"/runs/{run.pk}.svg?scale=log&download=1")
+
+    assert linear["Content-Type"].startswith("image/svg+xml")
+    assert linear.content.startswith(b"<?xml")
+    assert b'xmlns="http://www.w3.org/2000/svg"' in linear.content
+    assert log["Content-Disposition"] == f'attachment; filename="forecast-run-{run.pk}.svg"'
+    assert linear.content != log.content
+    # The log axis has more than three ticks.
+    assert log.content.count(b'text-anchor="end"') >= 4
+
+
+def test_log_ticks_are_readable():
+    assert charts.nice_log_ticks(800, 10e9)[:3] == [1000, 10_000, 100_000]
+    assert charts.nice_log_ticks(1e9, 9e9) == [1e9, 1.5e9, 2e9, 3e9, 5e9, 7e9]
+    assert charts.nice_linear_ticks(0, 9.3e9) == [0, 2e9, 4e9, 6e9, 8e9, 1e10]
+
+
+def test_scale_in_the_url_reaches_the_page(client, small_dataset):
+    run = _run()
+
+    response = client.get(f"/runs/{run.pk}/?scale=log")
+
+    assert response.context["chart"]["scale"] == "log"
+    assertContains(response, 'id="log-scale" aria-controls="population-chart" checked')
+
+
+def test_embed_page_may_be_framed_the_rest_may_not(client, small_dataset):
+    run = _run()
+
+    embed = client.get(f"/runs/{run.pk}/embed/")
+    page = client.get(f"/runs/{run.pk}/")
+
+    assert embed.status_code == 200
+    assert "X-Frame-Options" not in embed.headers
+    assert "frame-ancestors *" in embed["Content-Security-Policy"]
+    assert page["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in page["Content-Security-Policy"]
+    assertContains(embed, 'id="population-chart"')
+
+
+def test_run_page_has_link_preview_tags_and_a_description(client, small_dataset):
+    run = _run()
+
+    response = client.get(f"/runs/{run.pk}/")
+
+    assertContains(response, '<meta property="og:title" content="Population of WORLD')
+    assertContains(
+        response, f'<meta property="og:image" content="http://testserver/runs/{run.pk}.svg">'
+    )
+    assertContains(response, '<meta name="twitter:card" content="summary_large_image">')
+    assertContains(response, '<meta name="description" content="WORLD: ')
+    assertNotContains(response, 'src="http')
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/regions/", "/regions/250/", "/runs/", "/accuracy/", "/world/"]
+)
+def test_every_page_has_a_meta_description(client, small_dataset, path):
+    assertContains(client.get(path), '<meta name="description" content="')
+
+
+# Search that forgives
+
+
+def test_import_derives_iso3_from_the_m49_code(small_dataset):
+    from forecasts.models import Region
+
+    assert Region.objects.get(code=250).iso3 == "FRA"
+    assert Region.objects.get(code=336).iso3 == "VAT"
+    assert Region.objects.get(code=900).iso3 == ""  # regions and groups have none
+
+
+@pytest.mark.parametrize("query", ["FRA", "fra", "250", "France", "franc"])
+def test_region_search_finds_france(client, small_dataset, query):
+    response = client.get("/regions/", {"q": query})
+
+    assert [region.code for region in response.context["matches"]] == [250]
+
+
+def test_region_search_knows_common_names(client, small_dataset):
+    response = client.get("/regions/", {"q": "Vatican"})
+
+    assert [region.code for region in response.context["matches"]] == [336]
+
+
+def test_region_search_suggests_the_nearest_name_for_a_typo(client, small_dataset):
+    response = client.get("/regions/", {"q": "Frnace"})
+
+    assert response.context["matches"] == []
+    assert [region.code for region in response.context["suggestions"]] == [250]
+    assertContains(response, 'Did you mean <a href="/regions/250/">France</a>')
+
+
+def test_forecast_form_says_did_you_mean(client, small_dataset):
+    response = client.get("/", {"regions": "Frnace"})
+
+    assertContains(response, "Unknown region(s): &#x27;Frnace&#x27; (did you mean France?).")
+
+
+def test_forecast_form_accepts_an_alias_and_an_iso3_code(small_dataset):
+    regions = selectors.regions_for_forecast(identifiers=["fra", "Vatican"])
+
+    assert [region.code for region in regions] == [250, 336]
+
+
+def test_dropdown_options_carry_codes_and_repeated_names_their_kind(client, small_dataset):
+    from types import SimpleNamespace
+
+    labels = presenters.region_labels(
+        [
+            SimpleNamespace(code=908, name="Europe", kind="Region"),
+            SimpleNamespace(code=917, name="EUROPE", kind="SDG subregion"),
+            SimpleNamespace(code=250, name="France", kind="Country/Area"),
+        ]
+    )
+    assert labels == {908: "Europe (Region)", 917: "EUROPE (SDG subregion)", 250: "France"}
+
+    response = client.get("/")
+    assertContains(response, '<option value="250" data-code="250" data-iso3="FRA">France</option>')
+
+
+def test_a_link_with_too_many_regions_says_the_limit(client, small_dataset):
+    response = client.get("/", {"regions": ["900"] * 21})
+
+    assertContains(response, "Choose at most 20 regions; 21 were given.")
+
+
+# Sharing: the same settings on the same data open the same run
+
+
+def test_pressing_forecast_twice_reuses_the_stored_run(client, small_dataset):
+    from forecasts.models import ForecastRun
+
+    form = {
+        "regions": ["900", "250"],
+        "from": "2030",
+        "to": "2035",
+        "method": "levels",
+        "lags": "1",
+        "level": "0.95",
+    }
+
+    first = client.post("/", form)
+    second = client.post("/", form)
+    other_order = client.post("/", {**form, "regions": ["250", "900"]})
+
+    assert first["Location"] == second["Location"]
+    assert other_order["Location"] != first["Location"]
+    assert ForecastRun.objects.count() == 2
