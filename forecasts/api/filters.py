@@ -2,6 +2,7 @@
 
 import django_filters
 from django import forms
+from drf_spectacular.utils import extend_schema_field
 
 from forecasts import rules
 from forecasts.models import Region
@@ -50,5 +51,6 @@ class RegionFilter(django_filters.FilterSet):
             return queryset.filter(name__icontains=text)
         return queryset.search(text)
 
+    @extend_schema_field({"type": "string", "enum": ["true", "false"]})
     def filter_has_data(self, queryset, name, value):
         return queryset.with_data() if value else queryset.filter(first_year__isnull=True)
