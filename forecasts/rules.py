@@ -28,6 +28,13 @@ REGION_CODE_MAX = 999_999_999
 REGION_CODE_DIGITS_MAX = len(str(REGION_CODE_MAX))
 NAME_MAX_LENGTH = 200
 VARIANT_MAX_LENGTH = 60
+KIND_MAX_LENGTH = 60
+# GET /api/forecast/?regions=...: at most MAX_REGIONS comma-separated identifiers in this many
+# characters (20 codes or ISO3 codes fit easily; for long names use codes, or POST /api/runs/).
+REGIONS_QUERY_MAX_LENGTH = 300
+# The longest /api/ URL (path and query string) the app answers; longer ones get a 414. gunicorn
+# (gunicorn.conf.py) lets request lines up to 8190 bytes through so that the app answers them.
+API_URL_MAX_BYTES = 8000
 ESTIMATES = "Estimates"
 MEDIUM = "Medium"
 # Rows of this kind are headings of the hierarchy: regions without data, not offered to forecast.

@@ -80,6 +80,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "popsite.middleware.RefuseTraceMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # An /api/ URL too long for the app is a JSON 414 (forecasts.api.errors).
+    "forecasts.api.errors.ApiUrlTooLongMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -241,9 +243,10 @@ REST_FRAMEWORK = {
         "forecasts.api.parsers.SafeJSONParser",
         "rest_framework.parsers.FormParser",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "forecasts.api.pagination.PageNumberPagination",
     "PAGE_SIZE": env_int("API_PAGE_SIZE", 50),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "forecasts.api.errors.exception_handler",
     # Session authentication only: no HTTP Basic, whose password checks cost each attempt 0.2 s.
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "NUM_PROXIES": BEHIND_PROXY,
@@ -263,6 +266,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The error answers every operation can give (JSON, one shared component) and the link from a
+    # created run to reading it back (forecasts/api/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "forecasts.api.schema.postprocess",
+    ],
 }
 
 # --- Production security ---------------------------------------------------------------------------

@@ -1,0 +1,90 @@
+"""drf-spectacular postprocessing: the error answers every operation can give, and OpenAPI links.
+
+Each view documents the errors of its own logic (400 bad input, 404 unknown code, 409 no data,
+429 throttled, ...). Some errors do not depend on the view: a URL too long (414), an unexpected
+failure (500), the database unreachable (503), a body too large (413) and page numbers past the
+end of a list (404). They are added here, once, so no operation forgets one. Every error body is
+one of two shared components: `Error` ({"detail": ...}) and `ValidationError` ({field: [...]}).
+
+The link from POST /api/runs/ (201, with the run's `id`) to GET /api/runs/{id}/ tells clients, and
+Schemathesis' stateful phase, how to read a created run back.
+"""
+
+from forecasts import rules
+
+ERROR = {
+    "type": "object",
+    "description": "What went wrong, in words meant for a person.",
+    "properties": {"detail": {"type": "string"}},
+    "required": ["detail"],
+}
+VALIDATION_ERROR = {
+    "type": "object",
+    "description": (
+        'Each key names a field (or "detail" / "non_field_errors" for the request as a whole) and '
+        "holds the messages that say what is wrong."
+    ),
+    "additionalProperties": True,
+    "minProperties": 1,
+}
+
+ANY_OPERATION = {
+    "414": f"The URL is longer than {rules.API_URL_MAX_BYTES} bytes",
+    "500": "Unexpected server error (logged)",
+    "503": "The database cannot be reached; the Retry-After header says when to try again",
+}
+WITH_BODY = {
+    "413": "The request body is too large",
+    "415": "The body is neither JSON nor a form",
+}
+WITH_INPUT = {"400": "Bad input"}
+PAGED = {"404": "The page is past the end of the list"}
+
+RUN_CREATE = ("/api/runs/", "post")
+RUN_DETAIL = ("/api/runs/{id}/", "get")
+
+
+def _ref(name: str) -> dict:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}
+
+
+def _add_responses(operation: dict, responses: dict) -> None:
+    for status_code, description in responses.items():
+        operation["responses"].setdefault(status_code, {"description": description})
+
+
+def postprocess(result, generator, request, public):
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Error"] = ERROR
+    schemas["ValidationError"] = VALIDATION_ERROR
+    for path, operations in result["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            parameters = {parameter["name"] for parameter in operation.get("parameters", [])}
+            _add_responses(operation, ANY_OPERATION)
+            if "requestBody" in operation:
+                _add_responses(operation, WITH_BODY)
+            if parameters - {"code", "id"} or "requestBody" in operation:
+                _add_responses(operation, WITH_INPUT)
+            if "page" in parameters:
+                _add_responses(operation, PAGED)
+            for status_code, response in operation["responses"].items():
+                if int(status_code) >= 400:
+                    name = "ValidationError" if status_code == "400" else "Error"
+                    response["content"] = _ref(name)
+            if (path, method) == RUN_CREATE:
+                _link_created_run(result, operation)
+    return result
+
+
+def _link_created_run(result, operation) -> None:
+    path, method = RUN_DETAIL
+    detail = result["paths"][path][method]
+    operation["responses"]["201"]["links"] = {
+        "GetRun": {
+            "operationId": detail["operationId"],
+            "parameters": {"id": "$response.body#/id"},
+            "description": "The run just created, read back by its `id`.",
+        }
+    }

@@ -1,0 +1,156 @@
+"""Every error under /api/ is JSON, and each status an operation can give is in the schema."""
+
+import pytest
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+from forecasts import rules
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/regions/-1/", "/api/regions/-54906/series/", "/api/runs/null,null/", "/api/x/"]
+)
+def test_an_api_url_that_matches_no_route_is_a_json_404(api, path):
+    response = api.get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_a_site_url_that_matches_no_route_is_still_the_html_page(client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/datasets/?page=null", "/api/regions/?page=0", "/api/runs/?page=0"]
+)
+def test_a_malformed_page_is_a_400_naming_it(api, small_dataset, path):
+    response = api.get(path)
+    assert response.status_code == 400
+    assert response.json() == {"page": ["The page must be a whole number from 1."]}
+
+
+def test_a_page_past_the_end_is_a_json_404(api, small_dataset):
+    response = api.get("/api/regions/", {"page": 2})
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Invalid page."}
+
+
+def test_an_unsupported_method_is_a_json_405(api):
+    response = api.delete("/api/regions/")
+    assert response.status_code == 405
+    assert "detail" in response.json()
+
+
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=100)
+def test_a_body_too_large_is_a_json_413(api, small_dataset):
+    body = {"regions": ["900"] * 20, "from": 2030, "to": 2031}
+    response = api.post("/api/runs/", body, format="json")
+    assert response.status_code == 413
+    assert response.json() == {"detail": "The request body is too large."}
+
+
+def test_a_url_too_long_is_a_json_414(api):
+    response = api.get("/api/regions/", {"search": "x" * rules.API_URL_MAX_BYTES})
+    assert response.status_code == 414
+    assert "too long" in response.json()["detail"]
+
+
+def test_an_unexpected_error_is_a_json_500(api, small_dataset, monkeypatch):
+    from forecasts import selectors
+
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(selectors, "forecast_runs", broken)
+    client = APIClient(raise_request_exception=False)
+    response = client.get("/api/runs/")
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert "Server error" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"has_data": "yes"},
+        {"has_data": ""},
+        {"parent": ""},
+        {"parent": "-1"},
+        {"parent": str(rules.REGION_CODE_MAX + 1)},
+        {"search": "a\x00b"},
+    ],
+)
+def test_region_list_refuses_what_the_schema_does_not_allow(api, small_dataset, query):
+    response = api.get("/api/regions/", query)
+    assert response.status_code == 400
+    assert set(response.json()) == set(query)
+
+
+def test_every_error_status_is_documented_with_a_json_body(api):
+    schema = api.get("/api/schema/", {"format": "json"}).json()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            statuses = set(operation["responses"])
+            assert {"414", "500", "503"} <= statuses, (method, path)
+            for status, response in operation["responses"].items():
+                if int(status) >= 400:
+                    name = "ValidationError" if status == "400" else "Error"
+                    assert response["content"]["application/json"]["schema"] == {
+                        "$ref": f"#/components/schemas/{name}"
+                    }, (method, path, status)
+    create = schema["paths"]["/api/runs/"]["post"]["responses"]
+    assert {"400", "404", "409", "413", "415", "429"} <= set(create)
+    for path in ["/api/regions/", "/api/runs/", "/api/datasets/"]:
+        assert {"400", "404"} <= set(schema["paths"][path]["get"]["responses"])
+
+
+def test_schema_states_the_rules_bounds(api):
+    schema = api.get("/api/schema/", {"format": "json"}).json()
+    forecast = {
+        p["name"]: p["schema"] for p in schema["paths"]["/api/forecast/"]["get"]["parameters"]
+    }
+    assert forecast["level"]["maximum"] == rules.LEVEL_MAX
+    assert forecast["level"]["minimum"] == rules.LEVEL_MIN_EXCLUSIVE
+    assert forecast["level"]["exclusiveMinimum"] is True
+    assert forecast["regions"]["maxLength"] == rules.REGIONS_QUERY_MAX_LENGTH
+    body = schema["components"]["schemas"]["RunCreateInputRequest"]
+    assert body["properties"]["regions"]["maxItems"] == rules.MAX_REGIONS
+    assert body["properties"]["regions"]["minItems"] == 1
+    assert "regions" in body["required"]
+
+
+def test_created_run_links_to_reading_it_back(api):
+    schema = api.get("/api/schema/", {"format": "json"}).json()
+    created = schema["paths"]["/api/runs/"]["post"]["responses"]["201"]
+    link = created["links"]["GetRun"]
+    detail = schema["paths"]["/api/runs/{id}/"]["get"]
+    assert link["operationId"] == detail["operationId"]
+    assert link["parameters"] == {"id": "$response.body#/id"}
+
+
+@pytest.mark.parametrize(
+    "regions",
+    [",".join(["900"] * (rules.MAX_REGIONS + 1)), "900,,901", " ", "9" * 301],
+)
+def test_forecast_regions_the_schema_pattern_refuses_are_refused(api, small_dataset, regions):
+    import re
+
+    from forecasts.api.serializers import REGIONS_QUERY_PATTERN
+
+    fits = len(regions) <= rules.REGIONS_QUERY_MAX_LENGTH and re.search(
+        REGIONS_QUERY_PATTERN, regions
+    )
+    assert not fits
+    response = api.get("/api/forecast/", {"regions": regions, "from": 2030, "to": 2031})
+    assert response.status_code == 400
+    assert "regions" in response.json()
