@@ -152,11 +152,8 @@ BAD_QUERIES = [
     ({"from": 2030, "to": 2035}, "regions", "required"),
     ({"regions": "", "from": 2030, "to": 2035}, "regions", "at least one region"),
     ({"regions": ",,", "from": 2030, "to": 2035}, "regions", "at least one region"),
-    ({"regions": "12345", "from": 2030, "to": 2035}, "regions", "Unknown region(s): '12345'"),
-    ({"regions": "Atlantis", "from": 2030, "to": 2035}, "regions", "'Atlantis'"),
-    ({"regions": "99999999999999999999", "from": 2030, "to": 2035}, "regions", "Unknown"),
-    ({"regions": "²", "from": 2030, "to": 2035}, "regions", "digits 0-9"),
-    ({"regions": "1803", "from": 2030, "to": 2035}, "regions", "No population data"),
+    ({"regions": "900,,901", "from": 2030, "to": 2035}, "regions", "An item between commas"),
+    ({"regions": "900,", "from": 2030, "to": 2035}, "regions", "An item between commas"),
     ({"regions": ",".join(["900"] * 21), "from": 2030, "to": 2035}, "regions", "at most 20"),
     ({"regions": "900", "to": 2035}, "from", "required"),
     ({"regions": "900", "from": 2030}, "to", "required"),
@@ -185,6 +182,24 @@ def test_forecast_rejects_bad_input_naming_the_field(api, small_dataset, query, 
     errors = response.json()
     assert field in errors, errors
     assert words in " ".join(errors[field])
+
+
+NOT_IN_DATA_REGIONS = [
+    ("12345", "Unknown region(s): '12345'"),
+    ("Atlantis", "'Atlantis'"),
+    ("99999999999999999999", "Unknown"),
+    ("²", "digits 0-9"),
+    ("1803", "No population data"),
+]
+
+
+@pytest.mark.parametrize(("regions", "words"), NOT_IN_DATA_REGIONS)
+def test_forecast_of_regions_the_data_lacks_is_not_found(api, small_dataset, regions, words):
+    """A well-formed request naming regions the data does not have: 404, the message by field."""
+    response = api.get("/api/forecast/", {"regions": regions, "from": 2030, "to": 2035})
+    assert response.status_code == 404
+    assert words in response.json()["regions"][0]
+    assert response.json()["detail"] == response.json()["regions"][0]
 
 
 def test_forecast_reports_every_bad_field_at_once(api, small_dataset):
@@ -264,4 +279,4 @@ def test_new_import_is_not_answered_from_the_old_cache(api, small_dataset, small
     assert before.status_code == 200
     services.dataset_import(source=str(small_long_file))
     after = forecast(api, regions="900", **{"from": 2030, "to": 2031})
-    assert after.status_code == 400
+    assert after.status_code == 404

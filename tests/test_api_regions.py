@@ -147,14 +147,14 @@ def test_series_of_a_projection_variant(api, small_long_file):
 def test_series_of_an_unknown_variant_lists_the_available_ones(api, small_long_file):
     services.dataset_import(source=str(small_long_file))
     response = api.get("/api/regions/1508/series/", {"variant": "Constant"})
-    assert response.status_code == 400
+    assert response.status_code == 404
     message = response.json()["variant"][0]
     assert "'Constant'" in message and "Estimates, High, Low, Medium" in message
 
 
 def test_series_of_a_heading_says_it_has_no_data(api, small_dataset):
     response = api.get("/api/regions/1803/series/")
-    assert response.status_code == 400
+    assert response.status_code == 404
     assert "no population data" in response.json()["variant"][0]
 
 
@@ -174,11 +174,12 @@ def test_series_rejects_bad_input_naming_the_field(api, small_dataset, query, fi
     assert words in response.json()[field][0]
 
 
-def test_series_treats_empty_parameters_as_not_given(api, small_dataset):
+def test_series_refuses_empty_parameters_as_the_schema_does(api, small_dataset):
+    """An empty value is not an absent parameter: the schema says integer, and minLength 1."""
     response = api.get("/api/regions/900/series/", {"variant": "", "from": "", "to": ""})
-    assert response.status_code == 200
-    assert response.json()["variant"] == "Estimates"
-    assert len(response.json()["points"]) == 71
+    assert response.status_code == 400
+    assert set(response.json()) == {"variant", "from", "to"}
+    assert api.get("/api/regions/900/series/").json()["variant"] == "Estimates"
 
 
 def test_series_of_an_unknown_region_is_not_found(api, small_dataset):

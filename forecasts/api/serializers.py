@@ -8,8 +8,11 @@ bounds. Errors are keyed by the field. Output serializers document the presenter
 
 import math
 
+from django.core.validators import RegexValidator
+from django.http import QueryDict
 from drf_spectacular.utils import extend_schema_field
-from rest_framework import serializers
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException
 
 from forecasts import rules, selectors
 from forecasts.models import Dataset, ForecastRun, Region
@@ -80,39 +83,89 @@ class PersonsField(serializers.FloatField):
         return value if math.isfinite(value) else None
 
 
+# Text parameters: no NUL character (PostgreSQL cannot take one; DRF's CharField refuses it).
+NO_NUL = "^[^\\x00]*$"
+# A comma-separated list of at most MAX_REGIONS items, each with a character other than spaces.
+# (Unambiguous, so that matching never backtracks: spaces, then the first other character, then
+# the rest up to the comma.)
+_ITEM = "\\s*[^\\s,\\x00][^,\\x00]*"
+REGIONS_QUERY_PATTERN = f"^{_ITEM}(,{_ITEM}){{0,{rules.MAX_REGIONS - 1}}}$"
+
+
 @extend_schema_field(
     {
         "type": "string",
         "description": (
             "Comma-separated region codes, exact names or ISO3 codes, in the order wanted "
-            f"(at most {rules.MAX_REGIONS}). A name containing a comma: use its code."
+            f"(at most {rules.MAX_REGIONS}, {rules.REGIONS_QUERY_MAX_LENGTH} characters in all; "
+            "no empty item). A name containing a comma: use its code."
         ),
+        "minLength": 1,
+        "maxLength": rules.REGIONS_QUERY_MAX_LENGTH,
+        "pattern": REGIONS_QUERY_PATTERN,
         "example": "900,901",
     }
 )
 class CommaSeparatedField(serializers.ListField):
-    """A list given in a query string as ``a,b,c`` (or as a repeated parameter)."""
+    """A list given in a query string as ``a,b,c`` (or as a repeated parameter); each item must
+    name something, and there are from 1 to rules.MAX_REGIONS items, as the schema's pattern says."""
 
     child = serializers.CharField(
-        max_length=rules.MAX_REGIONS * (rules.NAME_MAX_LENGTH + 1), allow_blank=True
+        max_length=rules.REGIONS_QUERY_MAX_LENGTH, allow_blank=True, trim_whitespace=False
     )
 
     def to_internal_value(self, data):
+        items = [part for item in super().to_internal_value(data) for part in item.split(",")]
+        if not any(item.strip() for item in items):
+            raise serializers.ValidationError("Choose at least one region.")
+        if not all(item.strip() for item in items):
+            raise serializers.ValidationError(
+                "An item between commas is empty: name a region in each, or remove the comma."
+            )
+        return _checked(lambda value: rules.check_region_count(len(value)), items)
+
+
+_IDENTIFIER_STRING = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": rules.NAME_MAX_LENGTH,
+    "pattern": "^\\s*[^\\s\\x00][^\\x00]*$",
+}
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {
+            "oneOf": [_IDENTIFIER_STRING, {"type": "integer", "minimum": 0}],
+            "description": "A region code, exact name or ISO3 code (a number is a code).",
+        },
+        "minItems": 1,
+        "maxItems": rules.MAX_REGIONS,
+    }
+)
+class RegionListField(serializers.ListField):
+    """Region identifiers in a body: from 1 to rules.MAX_REGIONS, each naming something. A form
+    gives them as a repeated field (``regions=900&regions=901``)."""
+
+    def to_internal_value(self, data):
         items = super().to_internal_value(data)
-        return [part for item in items for part in item.split(",")]
+        return _checked(lambda value: rules.check_region_count(len(value)), items)
 
 
 class RegionIdentifierField(serializers.CharField):
-    """A region's code, exact name or ISO3 code (a JSON number is taken as a code)."""
+    """A region's code, exact name or ISO3 code (a JSON number is taken as a code); it must have a
+    character other than spaces. Not trimmed, so that its length is the one the schema states."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("max_length", rules.NAME_MAX_LENGTH)
-        kwargs.setdefault("allow_blank", True)
+        kwargs.setdefault("trim_whitespace", False)
+        kwargs.setdefault("validators", [RegexValidator(r"\S", "Name a region, not only spaces.")])
         super().__init__(**kwargs)
 
 
 def _checked(check, value):
-    """``value`` if ``check(value)`` (a modeling.check_*) passes, else its message as a field error."""
+    """``value`` if ``check(value)`` (a rules.check_*) passes, else its message as a field error."""
     try:
         check(value)
     except rules.ForecastError as error:
@@ -120,7 +173,58 @@ def _checked(check, value):
     return value
 
 
-class SpanInputSerializer(FromToMixin, serializers.Serializer):
+class NotFoundInData(APIException):
+    """Well-formed input naming something the loaded data does not have (an unknown region, a
+    heading without data, a variant the data lacks): 404 with the messages by field, and a
+    `detail`, so that the body is the schema's `Error`."""
+
+    status_code = status.HTTP_404_NOT_FOUND
+    default_code = "not_found"
+
+    def __init__(self, errors: dict):
+        messages = [str(message) for field in errors.values() for message in field]
+        super().__init__({"detail": " ".join(messages), **errors})
+
+
+class InputSerializer(serializers.Serializer):
+    """Validates a query string or a body the way the schema states it; see validated().
+
+    A query string is read as plain values: DRF reads an empty optional parameter (``?from=``) as
+    absent and uses the default, so the schema's types and minLength would not hold. Here ``""``
+    is validated as the value it is.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.not_found_fields = set()
+
+    def to_internal_value(self, data):
+        if isinstance(data, QueryDict):
+            fields = self.fields
+            data = {
+                key: data.getlist(key)
+                if isinstance(fields.get(key), serializers.ListField)
+                else data[key]
+                for key in data
+            }
+        return super().to_internal_value(data)
+
+    def not_found(self, field: str, message: str):
+        """The error for input the data lacks; raise it from validate_<field>."""
+        self.not_found_fields.add(field)
+        return serializers.ValidationError(message)
+
+    def validated(self) -> dict:
+        """The validated data; else 404 when the only errors are things the data lacks (the request
+        is well formed), else 400 with every error by field."""
+        if self.is_valid():
+            return self.validated_data
+        if self.not_found_fields and set(self.errors) == self.not_found_fields:
+            raise NotFoundInData(self.errors)
+        raise serializers.ValidationError(self.errors)
+
+
+class SpanInputSerializer(FromToMixin, InputSerializer):
     """``from`` and ``to`` years checked with rules.check_span; each error names its field."""
 
     def validate_from(self, year):
@@ -172,18 +276,20 @@ class ForecastSettingsInputSerializer(SpanInputSerializer):
         return _checked(rules.check_level, level)
 
     def validate_regions(self, identifiers):
-        """Resolve identifiers to regions with data (selectors.regions_for_forecast's rules)."""
+        """Resolve identifiers to regions with data (selectors.regions_for_forecast's rules); one
+        the data does not have is a 404, since the request itself is well formed."""
         for identifier in identifiers:
             if identifier.strip().isdigit() and not identifier.strip().isdecimal():
-                raise serializers.ValidationError(
-                    f"{identifier!r} is not a region code: write codes with the digits 0-9."
+                raise self.not_found(
+                    "regions",
+                    f"{identifier!r} is not a region code: write codes with the digits 0-9.",
                 )
         try:
             return selectors.regions_for_forecast(
                 data=self.context["data"], identifiers=identifiers
             )
         except selectors.RegionLookupError as error:
-            raise serializers.ValidationError(str(error)) from None
+            raise self.not_found("regions", str(error)) from None
 
 
 class ForecastInputSerializer(ForecastSettingsInputSerializer):
@@ -195,7 +301,7 @@ class ForecastInputSerializer(ForecastSettingsInputSerializer):
 class RunCreateInputSerializer(ForecastSettingsInputSerializer):
     """A forecast run to compute and store (the body of POST /api/runs/)."""
 
-    regions = serializers.ListField(
+    regions = RegionListField(
         child=RegionIdentifierField(),
         help_text=(
             "Region codes, exact names or ISO3 codes in the order wanted "
@@ -204,7 +310,7 @@ class RunCreateInputSerializer(ForecastSettingsInputSerializer):
     )
 
 
-class RunListInputSerializer(serializers.Serializer):
+class RunListInputSerializer(InputSerializer):
     """Query string of GET /api/runs/."""
 
     region = serializers.IntegerField(
@@ -215,13 +321,85 @@ class RunListInputSerializer(serializers.Serializer):
     )
 
 
+@extend_schema_field({"type": "boolean"})
+class QueryBooleanField(serializers.Field):
+    """true or false, as OpenAPI writes booleans in a query string (DRF's BooleanField also takes
+    yes, on, 1, ... which the schema does not)."""
+
+    VALUES = {"true": True, "false": False}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            return data
+        if data in self.VALUES:
+            return self.VALUES[data]
+        raise serializers.ValidationError('Must be "true" or "false".')
+
+    def to_representation(self, value):
+        return value
+
+
+@extend_schema_field({"type": "string", "maxLength": rules.NAME_MAX_LENGTH, "pattern": NO_NUL})
+class SearchField(serializers.CharField):
+    pass
+
+
+@extend_schema_field({"type": "string", "maxLength": rules.KIND_MAX_LENGTH, "pattern": NO_NUL})
+class KindField(serializers.CharField):
+    pass
+
+
+class RegionListInputSerializer(InputSerializer):
+    """Query string of GET /api/regions/ (filters.filter_regions applies it)."""
+
+    search = SearchField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=rules.NAME_MAX_LENGTH,
+        help_text="Part of the name, or the exact code or ISO3 code.",
+    )
+    kind = KindField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        max_length=rules.KIND_MAX_LENGTH,
+        help_text="Kind, e.g. Country/Area, Region, Subregion, Development Group.",
+    )
+    parent = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=rules.REGION_CODE_MAX,
+        help_text="The parent region's code.",
+    )
+    has_data = QueryBooleanField(
+        required=False,
+        help_text="true: regions with population data; false: headings without.",
+    )
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": rules.VARIANT_MAX_LENGTH,
+        "pattern": NO_NUL,
+        "default": rules.ESTIMATES,
+    }
+)
+class VariantField(serializers.CharField):
+    pass
+
+
 class RegionSeriesInputSerializer(SpanInputSerializer):
     """Query string of GET /api/regions/{code}/series/; needs the region in the context."""
 
-    variant = serializers.CharField(
+    variant = VariantField(
         default=rules.ESTIMATES,
         max_length=rules.VARIANT_MAX_LENGTH,
-        help_text="Estimates (the history) or one of the UN's projection variants in the data.",
+        trim_whitespace=False,
+        help_text="Estimates (the history) or one of the UN's projection variants in the data "
+        "(a region or variant the data lacks is a 404).",
     )
     from_ = YearField(source="start", required=False, help_text="First year (default: the first).")
     to_ = YearField(source="end", required=False, help_text="Last year (default: the last).")
@@ -232,9 +410,10 @@ class RegionSeriesInputSerializer(SpanInputSerializer):
         if variant in available:
             return variant
         if not available:
-            raise serializers.ValidationError(f"{region.name} has no population data.")
-        raise serializers.ValidationError(
-            f"{region.name} has no variant {variant!r}; available: {', '.join(available)}."
+            raise self.not_found("variant", f"{region.name} has no population data.")
+        raise self.not_found(
+            "variant",
+            f"{region.name} has no variant {variant!r}; available: {', '.join(available)}.",
         )
 
 

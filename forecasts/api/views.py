@@ -1,13 +1,15 @@
 """The REST API: each view validates its input, calls one selector or service, serializes.
 
 Reads are open to everyone; creating a forecast run is open and throttled (scope "runs").
-Errors: 400 {field: [messages]} for bad input, 404 {"detail"} for unknown codes and ids, 409 {"detail"}
-when no data is loaded yet, 415 for a body that is not JSON or a form, 429 with Retry-After.
+Errors are JSON: 400 {field: [messages]} for input the schema does not allow (or that breaks a rule
+it cannot state, such as from after to), 404 {"detail"} for codes, ids, regions and variants the
+data does not have (with the messages by field too), 409 {"detail"} when no data is loaded yet, 415
+for a body that is not JSON or a form, 429 with Retry-After; forecasts.api.schema documents the
+errors any operation can give (413, 414, 500, 503) and forecasts.api.errors answers them as JSON.
 """
 
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -21,7 +23,7 @@ from forecasts.active_data import ActiveData, active_data
 from forecasts.models import Dataset, ForecastRun, Region
 
 from . import serializers
-from .filters import RegionFilter
+from .filters import filter_regions
 
 # The largest integer a database column holds; larger path ids are unknown, not an overflow.
 BIGINT_MAX = 2**63 - 1
@@ -33,27 +35,18 @@ class NoDataLoaded(APIException):
     default_code = "no_data"
 
 
-VALIDATION_ERROR = OpenApiResponse(
-    {
-        "type": "object",
-        "description": (
-            'Each key names a field (or "detail" for a body that cannot be parsed) and holds '
-            "the messages that say what is wrong."
-        ),
-        "additionalProperties": True,
-    },
-    description="Bad input",
+# Error bodies: forecasts.api.schema gives every 400 the `ValidationError` component and every other
+# error the `Error` one ({"detail": ...}); these say when each is answered.
+VALIDATION_ERROR = OpenApiResponse(description="Bad input")
+NOT_FOUND = OpenApiResponse(description="No such code or id")
+NOT_IN_DATA = OpenApiResponse(
+    description="A region (or variant) the loaded data does not have; the messages also by field"
 )
-DETAIL = OpenApiResponse(
-    {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]},
-)
-NOT_FOUND = OpenApiResponse(DETAIL.response, description="No such code or id")
-NO_DATA = OpenApiResponse(DETAIL.response, description="No data is loaded yet")
+NO_DATA = OpenApiResponse(description="No data is loaded yet")
 THROTTLED = OpenApiResponse(
-    DETAIL.response,
-    description="Too many runs created; the Retry-After header says after how many seconds to retry",
+    description="Too many runs created; the Retry-After header says after how many seconds to retry"
 )
-UNSUPPORTED = OpenApiResponse(DETAIL.response, description="The body is neither JSON nor a form")
+UNSUPPORTED = OpenApiResponse(description="The body is neither JSON nor a form")
 
 
 def _get_or_404(queryset, **lookup):
@@ -75,16 +68,22 @@ def _forecast_error(error: rules.ForecastError):
     return ValidationError({"regions": [str(error)]})
 
 
-@extend_schema(
-    summary="Regions",
-    description="Regions, countries and groups in the data's order; search by name, code or ISO3.",
-)
-class RegionListApi(generics.ListAPIView):
+class RegionListApi(generics.GenericAPIView):
     permission_classes = [AllowAny]
     serializer_class = serializers.RegionListOutputSerializer
-    filter_backends = [DjangoFilterBackend]
-    filterset_class = RegionFilter
-    queryset = Region.objects.all()
+
+    @extend_schema(
+        summary="Regions",
+        description="Regions, countries and groups in the data's order; search by name, code or "
+        "ISO3.",
+        parameters=[serializers.RegionListInputSerializer],
+        responses={200: serializers.RegionListOutputSerializer(many=True), 400: VALIDATION_ERROR},
+    )
+    def get(self, request):
+        query = serializers.RegionListInputSerializer(data=request.query_params).validated()
+        page = self.paginate_queryset(filter_regions(Region.objects.all(), **query))
+        output = serializers.RegionListOutputSerializer(page, many=True)
+        return self.get_paginated_response(output.data)
 
 
 REGION_CODE = OpenApiParameter(
@@ -120,21 +119,20 @@ class RegionSeriesApi(APIView):
         responses={
             200: serializers.RegionSeriesOutputSerializer,
             400: VALIDATION_ERROR,
-            404: NOT_FOUND,
+            404: OpenApiResponse(description="No such region, or no such variant of its data"),
         },
     )
     def get(self, request, code):
         region = _get_or_404(Region.objects.all(), code=code)
         query = serializers.RegionSeriesInputSerializer(
             data=request.query_params, context={"region": region}
-        )
-        query.is_valid(raise_exception=True)
-        variant = query.validated_data["variant"]
+        ).validated()
+        variant = query["variant"]
         years, persons = selectors.region_series(
             region=region,
             variant=variant,
-            first_year=query.validated_data.get("start"),
-            last_year=query.validated_data.get("end"),
+            first_year=query.get("start"),
+            last_year=query.get("end"),
         )
         series = {
             "region": region,
@@ -168,6 +166,7 @@ class ForecastApi(APIView):
         responses={
             200: serializers.ForecastOutputSerializer,
             400: VALIDATION_ERROR,
+            404: NOT_IN_DATA,
             409: NO_DATA,
         },
     )
@@ -175,10 +174,9 @@ class ForecastApi(APIView):
         data = _active_data()
         query = serializers.ForecastInputSerializer(
             data=request.query_params, context={"data": data}
-        )
-        query.is_valid(raise_exception=True)
+        ).validated()
         try:
-            return Response(services.forecast_document(data=data, **query.validated_data))
+            return Response(services.forecast_document(data=data, **query))
         except rules.ForecastError as error:
             raise _forecast_error(error) from None
 
@@ -195,9 +193,8 @@ class RunListCreateApi(generics.GenericAPIView):
         responses={200: serializers.RunOutputSerializer(many=True), 400: VALIDATION_ERROR},
     )
     def get(self, request):
-        query = serializers.RunListInputSerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        runs = selectors.forecast_runs(region_code=query.validated_data.get("region"))
+        query = serializers.RunListInputSerializer(data=request.query_params).validated()
+        runs = selectors.forecast_runs(region_code=query.get("region"))
         page = self.paginate_queryset(runs)
         output = serializers.RunOutputSerializer(page, many=True, context={"request": request})
         return self.get_paginated_response(output.data)
@@ -242,6 +239,7 @@ class RunListCreateApi(generics.GenericAPIView):
         responses={
             201: serializers.RunDetailOutputSerializer,
             400: VALIDATION_ERROR,
+            404: NOT_IN_DATA,
             409: NO_DATA,
             415: UNSUPPORTED,
             429: THROTTLED,
@@ -249,17 +247,16 @@ class RunListCreateApi(generics.GenericAPIView):
     )
     def post(self, request):
         data = _active_data()
-        body = serializers.RunCreateInputSerializer(data=request.data, context={"data": data})
-        body.is_valid(raise_exception=True)
+        body = serializers.RunCreateInputSerializer(
+            data=request.data, context={"data": data}
+        ).validated()
         wait = throttling.run_budget_charge(
-            request,
-            regions=len(body.validated_data["regions"]),
-            years=body.validated_data["end"] - body.validated_data["start"] + 1,
+            request, regions=len(body["regions"]), years=body["end"] - body["start"] + 1
         )
         if wait is not None:
             raise Throttled(wait=wait)
         try:
-            stored = services.forecast_run_create(data=data, **body.validated_data)
+            stored = services.forecast_run_create(data=data, **body)
         except rules.ForecastError as error:
             raise _forecast_error(error) from None
         location = request.build_absolute_uri(reverse("api:run_detail", args=[stored.run.pk]))
@@ -301,7 +298,7 @@ class DatasetListApi(generics.ListAPIView):
         return serializers.DatasetOutputSerializer
 
 
-NO_BACKTEST = OpenApiResponse(DETAIL.response, description="No backtest of the loaded data yet")
+NO_BACKTEST = OpenApiResponse(description="No backtest of the loaded data yet")
 
 
 class AccuracyApi(APIView):
