@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run env worker data-official test test-fast lint migrations-check serve collectstatic clean check-deploy check-reliability bench-import bench-http bench-accuracy
+.PHONY: run env worker data-official test test-fast lint migrations-check serve collectstatic clean check-deploy check-reliability check-api-contract bench-import bench-http bench-accuracy
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,11 @@ check-reliability: $(VENV)/.installed
 	$(BIN)/python benchmarks/reliability/check_imports.py
 	$(BIN)/python benchmarks/reliability/check_outage.py
 	$(BIN)/python benchmarks/reliability/check_load.py
+
+## check-api-contract: Schemathesis, every check, 200 examples per operation, against gunicorn on
+## PostgreSQL (its own database API_CONTRACT_DATABASE_URL, default popforecasts_api; about 2 minutes)
+check-api-contract: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/check_api_contract.py
 
 ## bench-import / bench-http: print import time and memory, and HTTP throughput (figures, no pass/fail)
 bench-import: $(VENV)/.installed
