@@ -135,27 +135,27 @@ QUERY_CASES = {
     "api forecast: negative region": (
         "/api/forecast/",
         {"regions": "-1", "from": "2030", "to": "2035"},
-        {400},
+        {404},
     ),
     "api forecast: 10,000 regions": (
         "/api/forecast/",
         {"regions": ",".join(TEN_THOUSAND_CODES), "from": "2030", "to": "2035"},
-        {400},
+        {414},
     ),
     "api forecast: SQL region": (
         "/api/forecast/",
         {"regions": SQL, "from": "2030", "to": "2035"},
-        {400},
+        {404},
     ),
     "api forecast: HTML region": (
         "/api/forecast/",
         {"regions": HTML, "from": "2030", "to": "2035"},
-        {400},
+        {404},
     ),
     "api forecast: unicode region": (
         "/api/forecast/",
         {"regions": UNICODE, "from": "2030", "to": "2035"},
-        {400},
+        {404},
     ),
     "api forecast: NUL region": (
         "/api/forecast/",
@@ -174,9 +174,9 @@ QUERY_CASES = {
     ),
     "api regions: search is SQL": ("/api/regions/", {"search": SQL}, {200}),
     "api regions: search has NUL": ("/api/regions/", {"search": "Fr\x00"}, {400}),
-    "api regions: search is 10,000 chars": ("/api/regions/", {"search": "x" * 10_000}, {400}),
+    "api regions: search is 10,000 chars": ("/api/regions/", {"search": "x" * 10_000}, {414}),
     "api regions: parent is huge": ("/api/regions/", {"parent": HUGE}, {400}),
-    "api regions: page is negative": ("/api/regions/", {"page": "-1"}, {404}),
+    "api regions: page is negative": ("/api/regions/", {"page": "-1"}, {400}),
     "api regions: page is huge": ("/api/regions/", {"page": HUGE}, {404}),
     "runs page: region is SQL": ("/runs/", {"region": SQL}, {400}),
     "runs page: region is huge": ("/runs/", {"region": HUGE}, {200, 400}),
@@ -224,7 +224,7 @@ JSON_CASES = {
     "a region is a number too large": (
         "application/json",
         json.dumps({**VALID_BODY, "regions": [2**80]}),
-        {400},
+        {404},
     ),
     "regions is an object": (
         "application/json",
@@ -244,12 +244,12 @@ JSON_CASES = {
         '{"regions": ["900"], "from": 2030, "to": 2035, "level": Infinity}',
         {400},
     ),
-    "regions is SQL": ("application/json", json.dumps({**VALID_BODY, "regions": [SQL]}), {400}),
-    "regions is HTML": ("application/json", json.dumps({**VALID_BODY, "regions": [HTML]}), {400}),
+    "regions is SQL": ("application/json", json.dumps({**VALID_BODY, "regions": [SQL]}), {404}),
+    "regions is HTML": ("application/json", json.dumps({**VALID_BODY, "regions": [HTML]}), {404}),
     "regions is unicode": (
         "application/json",
         json.dumps({**VALID_BODY, "regions": [UNICODE]}),
-        {400},
+        {404},
     ),
     "10,000 regions": (
         "application/json",
