@@ -154,3 +154,24 @@ def test_forecast_regions_the_schema_pattern_refuses_are_refused(api, small_data
     response = api.get("/api/forecast/", {"regions": regions, "from": 2030, "to": 2031})
     assert response.status_code == 400
     assert "regions" in response.json()
+
+
+def test_the_schema_patterns_spaces_are_the_ones_the_server_strips():
+    import re
+
+    from forecasts.api.serializers import SPACES
+
+    spaces = re.compile(f"[{SPACES}]")
+    for code in range(0x110000):
+        assert bool(spaces.match(chr(code))) == chr(code).isspace(), hex(code)
+
+
+@pytest.mark.parametrize("regions", ["900,\x1d,901", "900,\u3000", ["900", "\x1d\t"]])
+def test_an_item_of_spaces_only_is_refused_in_both_forms(api, small_dataset, regions):
+    if isinstance(regions, list):
+        body = {"regions": regions, "from": 2030, "to": 2031}
+        response = api.post("/api/runs/", body, format="json")
+    else:
+        response = api.get("/api/forecast/", {"regions": regions, "from": 2030, "to": 2031})
+    assert response.status_code == 400
+    assert "regions" in response.json()

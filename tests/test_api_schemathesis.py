@@ -15,6 +15,7 @@ the schema cannot state (`from` not after `to`).
 
 import os
 import re
+import tomllib
 from collections import Counter
 from urllib.parse import urlsplit
 
@@ -25,10 +26,11 @@ from schemathesis.engine import Status, events
 from schemathesis.engine.run import PhaseName
 
 from tests import schemathesis_hooks  # noqa: F401  (registers the hooks)
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
-MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "25"))
+MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "50"))
 SEED = int(os.environ.get("SCHEMATHESIS_SEED", "20240711"))
 
 CONFIG = {
@@ -38,7 +40,8 @@ CONFIG = {
     # connections (a kept-alive one would block dropping the PostgreSQL test database).
     "headers": {"Connection": "close"},
     "generation": {"mode": "all", "max-examples": MAX_EXAMPLES, "database": "none"},
-    # Every check (the default): as `st run --checks all`.
+    # Every check (the default), as `st run --checks all`, configured as in schemathesis.toml.
+    "checks": tomllib.loads((ROOT / "schemathesis.toml").read_text())["checks"],
     "phases": {"stateful": {"max-steps": 10}},
 }
 
