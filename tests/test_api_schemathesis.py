@@ -54,6 +54,7 @@ OPERATIONS = {
     "POST /api/runs/",
     "GET /api/runs/{id}/",
     "GET /api/datasets/",
+    "GET /api/world/",
 }
 RUN_PATH = re.compile(r"/api/runs/[0-9]+/")
 

@@ -217,8 +217,7 @@ def test_api_with_un_projections(api, un_dataset):
         ({"from": 1949}, "from", f"between {rules.YEAR_MIN} and {rules.YEAR_MAX}"),
         ({"from": 2020, "to": rules.YEAR_MAX + 1}, "to", f"and {rules.YEAR_MAX}; got"),
         ({"from": "soon"}, "from", "valid integer"),
-        ({"kind": "Planet"}, "kind", "not a kind"),
-        ({"region": 250}, "region", "not a region that contains countries"),
+        ({"kind": ""}, "kind", "may not be blank"),
         ({"region": -1}, "region", "greater than or equal to 0"),
     ],
 )
@@ -227,6 +226,25 @@ def test_api_bad_input_is_a_400_naming_the_field(api, small_dataset, query, fiel
     assert response.status_code == 400
     assert list(response.json()) == [field]
     assert words in " ".join(response.json()[field])
+
+
+@pytest.mark.parametrize(
+    "query, field, words",
+    [
+        ({"kind": "Planet"}, "kind", "not a kind"),
+        ({"region": 250}, "region", "not a region that contains countries"),
+    ],
+)
+def test_api_kind_or_region_the_data_lacks_is_a_404(api, small_dataset, query, field, words):
+    response = world_api(api, **query)
+    assert response.status_code == 404
+    assert set(response.json()) == {"detail", field}
+    assert words in response.json()[field][0]
+
+
+def test_api_to_alone_before_the_last_recorded_year_starts_the_span_there(api, small_dataset):
+    params = world_api(api, to=1990).json()["params"]
+    assert (params["from"], params["to"]) == (1990, 1990)
 
 
 def test_api_from_before_the_first_recorded_year_is_a_400(api, un_dataset, settings):
@@ -254,7 +272,7 @@ def test_api_schema_documents_the_endpoint(api):
         "kind",
         "region",
     }
-    assert set(operation["responses"]) == {"200", "400", "409"}
+    assert set(operation["responses"]) == {"200", "400", "404", "409", "414", "500", "503"}
     output = schema["components"]["schemas"]["WorldOutput"]
     assert {"regions", "params", "has_un_projections"} <= set(output["properties"])
 

@@ -691,14 +691,21 @@ class AccuracyOutputSerializer(serializers.Serializer):
         return BacktestRegionOutputSerializer(self.context["results"], many=True).data
 
 
-class WorldInputSerializer(FromToMixin, serializers.Serializer):
+@extend_schema_field(
+    {"type": "string", "minLength": 1, "maxLength": rules.NAME_MAX_LENGTH, "pattern": NO_NUL}
+)
+class WorldKindField(serializers.CharField):
+    pass
+
+
+class WorldInputSerializer(FromToMixin, InputSerializer):
     """Query string of GET /api/world/; needs the active data in the context."""
 
     from_ = YearField(
         source="start",
         required=False,
         help_text="The year the change is measured from; not before the first recorded year "
-        "(default: the last recorded year).",
+        "(default: the last recorded year, or `to` when that is earlier).",
     )
     to_ = YearField(
         source="end",
@@ -706,17 +713,20 @@ class WorldInputSerializer(FromToMixin, serializers.Serializer):
         help_text=f"The year the change is measured to (default: {rules.WORLD_DEFAULT_END_YEAR}, "
         "or `from` when that is later).",
     )
-    kind = serializers.CharField(
+    kind = WorldKindField(
         required=False,
         max_length=rules.NAME_MAX_LENGTH,
+        trim_whitespace=False,
         help_text=f'Which regions to list (default "{rules.COUNTRY_KIND}": the countries); one '
-        "of the kinds of the data's regions, e.g. Region or Subregion in WPP2019.",
+        "of the kinds of the data's regions, e.g. Region or Subregion in WPP2019 (another is a "
+        "404).",
     )
     region = serializers.IntegerField(
         required=False,
         min_value=0,
         max_value=rules.REGION_CODE_MAX,
-        help_text="Only the regions inside this one (its code, e.g. 903 for Africa).",
+        help_text="Only the regions inside this one (its code, e.g. 903 for Africa; one that "
+        "contains no countries in the data is a 404).",
     )
 
     def validate_from(self, year):
@@ -728,22 +738,25 @@ class WorldInputSerializer(FromToMixin, serializers.Serializer):
     def validate_kind(self, kind):
         kinds = world.world_kinds(self.context["data"])
         if kind not in kinds:
-            raise serializers.ValidationError(
-                f"{kind!r} is not a kind of region in the data; use one of {', '.join(kinds)}."
+            raise self.not_found(
+                "kind",
+                f"{kind!r} is not a kind of region in the data; use one of {', '.join(kinds)}.",
             )
         return kind
 
     def validate_region(self, code):
         if code not in {region.code for region in world.world_parent_regions(self.context["data"])}:
-            raise serializers.ValidationError(
-                f"{code} is not a region that contains countries in the loaded data."
+            raise self.not_found(
+                "region", f"{code} is not a region that contains countries in the loaded data."
             )
         return code
 
     def validate(self, attrs):
         data = self.context["data"]
         default_start, default_end = world.world_default_span(data)
-        attrs.setdefault("start", default_start)
+        # One year given: the other defaults to a span around it (never from after to).
+        if "start" not in attrs:
+            attrs["start"] = min(default_start, attrs.get("end", default_start))
         attrs.setdefault("end", max(default_end, attrs["start"]))
         try:
             world.check_world_span(data, attrs["start"], attrs["end"])

@@ -347,13 +347,18 @@ class WorldApi(APIView):
             "cache per pair of years until the data is replaced."
         ),
         parameters=[serializers.WorldInputSerializer],
-        responses={200: serializers.WorldOutputSerializer, 400: VALIDATION_ERROR, 409: NO_DATA},
+        responses={
+            200: serializers.WorldOutputSerializer,
+            400: VALIDATION_ERROR,
+            404: OpenApiResponse(description="A kind or region the loaded data does not have"),
+            409: NO_DATA,
+        },
     )
     def get(self, request):
         data = _active_data()
-        query = serializers.WorldInputSerializer(data=request.query_params, context={"data": data})
-        query.is_valid(raise_exception=True)
-        settings = query.validated_data
+        settings = serializers.WorldInputSerializer(
+            data=request.query_params, context={"data": data}
+        ).validated()
         ranking = services.world_ranking(
             data=data,
             start=settings["start"],
