@@ -88,6 +88,8 @@ def test_an_unexpected_error_is_a_json_500(api, small_dataset, monkeypatch):
         {"parent": "-1"},
         {"parent": str(rules.REGION_CODE_MAX + 1)},
         {"search": "a\x00b"},
+        {"search": ""},
+        {"kind": ""},
     ],
 )
 def test_region_list_refuses_what_the_schema_does_not_allow(api, small_dataset, query):

@@ -345,12 +345,18 @@ class QueryBooleanField(serializers.Field):
         return value
 
 
-@extend_schema_field({"type": "string", "maxLength": rules.NAME_MAX_LENGTH, "pattern": NO_NUL})
+# Not empty: an empty value would be the one a null or an empty list in a query string also
+# becomes, and the schema must refuse what those mean.
+@extend_schema_field(
+    {"type": "string", "minLength": 1, "maxLength": rules.NAME_MAX_LENGTH, "pattern": NO_NUL}
+)
 class SearchField(serializers.CharField):
     pass
 
 
-@extend_schema_field({"type": "string", "maxLength": rules.KIND_MAX_LENGTH, "pattern": NO_NUL})
+@extend_schema_field(
+    {"type": "string", "minLength": 1, "maxLength": rules.KIND_MAX_LENGTH, "pattern": NO_NUL}
+)
 class KindField(serializers.CharField):
     pass
 
@@ -360,14 +366,12 @@ class RegionListInputSerializer(InputSerializer):
 
     search = SearchField(
         required=False,
-        allow_blank=True,
         trim_whitespace=False,
         max_length=rules.NAME_MAX_LENGTH,
         help_text="Part of the name, or the exact code or ISO3 code.",
     )
     kind = KindField(
         required=False,
-        allow_blank=True,
         trim_whitespace=False,
         max_length=rules.KIND_MAX_LENGTH,
         help_text="Kind, e.g. Country/Area, Region, Subregion, Development Group.",
