@@ -48,5 +48,10 @@ class RefuseTraceMiddleware:
 
     def __call__(self, request):
         if request.method == "TRACE":
-            return HttpResponseNotAllowed(["GET", "HEAD", "POST", "OPTIONS"])
+            allowed = ["GET", "HEAD", "POST", "OPTIONS"]
+            if request.path.startswith("/api/"):  # every answer under /api/ is JSON
+                response = JsonResponse({"detail": 'Method "TRACE" not allowed.'}, status=405)
+                response["Allow"] = ", ".join(allowed)
+                return response
+            return HttpResponseNotAllowed(allowed)
         return self.get_response(request)

@@ -177,3 +177,10 @@ def test_an_item_of_spaces_only_is_refused_in_both_forms(api, small_dataset, reg
         response = api.get("/api/forecast/", {"regions": regions, "from": 2030, "to": 2031})
     assert response.status_code == 400
     assert "regions" in response.json()
+
+
+def test_trace_under_the_api_is_a_json_405(api):
+    response = api.generic("TRACE", "/api/regions/")
+    assert response.status_code == 405
+    assert response["Content-Type"] == "application/json"
+    assert "TRACE" in response.json()["detail"]
