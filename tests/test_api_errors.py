@@ -184,3 +184,14 @@ def test_trace_under_the_api_is_a_json_405(api):
     assert response.status_code == 405
     assert response["Content-Type"] == "application/json"
     assert "TRACE" in response.json()["detail"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path",
+    ["/api/forecast/?regions=900&from=2030&to=2031", "/api/regions/?", "/api/runs/?"],
+)
+def test_an_unknown_query_parameter_is_a_400_naming_it(client, small_dataset, path):
+    response = client.get(path + "&junk=1")
+    assert response.status_code == 400
+    assert "Unknown parameter" in response.json()["junk"][0]

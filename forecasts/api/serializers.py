@@ -204,9 +204,21 @@ class InputSerializer(serializers.Serializer):
         super().__init__(*args, **kwargs)
         self.not_found_fields = set()
 
+    # Parameters DRF itself reads: the page of a list and the renderer's format.
+    FRAMEWORK_PARAMETERS = frozenset({"page", "format"})
+
     def to_internal_value(self, data):
         if isinstance(data, QueryDict):
             fields = self.fields
+            unknown = sorted(set(data) - set(fields) - self.FRAMEWORK_PARAMETERS)
+            if unknown:
+                allowed = ", ".join(sorted(fields))
+                raise serializers.ValidationError(
+                    {
+                        name: [f"Unknown parameter; this endpoint takes {allowed}."]
+                        for name in unknown
+                    }
+                )
             data = {
                 key: data.getlist(key)
                 if isinstance(fields.get(key), serializers.ListField)
