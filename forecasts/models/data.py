@@ -31,6 +31,9 @@ class Dataset(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
     error = models.TextField(blank=True)
     is_active = models.BooleanField(default=False)
+    # The default (damped) model's calibration table as JSON, computed at import, so that no
+    # process spends a second building it on its first forecast (services.forecasts).
+    calibration = models.JSONField(default=dict, blank=True, editable=False)
 
     class Meta:
         ordering = ["-started_at", "-id"]
