@@ -32,7 +32,7 @@ loaded = time.perf_counter()
 regions = [data.regions[900], data.regions_with_data()[-1]]
 forecasts.forecast_compute(data=data, regions=regions, start=2030, end=2035)
 done = time.perf_counter()
-stored = bool(data.dataset.calibration)
+stored = bool(data.calibration)
 print(json.dumps({"load_ms": (loaded - started) * 1000, "forecast_ms": (done - loaded) * 1000,
                   "stored_calibration": stored}))
 """

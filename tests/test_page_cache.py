@@ -8,7 +8,7 @@ from django.test import Client
 
 from forecasts import page_cache, selectors, services
 from forecasts.modeling import damped
-from forecasts.models import Dataset
+from forecasts.models import DatasetCalibration
 
 TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
@@ -101,8 +101,7 @@ def test_a_deleted_run_is_gone_from_its_cached_page(small_dataset):
 
 @pytest.mark.django_db
 def test_the_import_stores_the_default_models_calibration(wpp2019_dataset, monkeypatch):
-    dataset = Dataset.objects.get(pk=wpp2019_dataset.pk)
-    assert dataset.calibration
+    assert DatasetCalibration.objects.get(dataset=wpp2019_dataset).damped
     from forecasts import active_data
 
     active_data.forget()

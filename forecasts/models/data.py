@@ -31,9 +31,6 @@ class Dataset(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
     error = models.TextField(blank=True)
     is_active = models.BooleanField(default=False)
-    # The default (damped) model's calibration table as JSON, computed at import, so that no
-    # process spends a second building it on its first forecast (services.forecasts).
-    calibration = models.JSONField(default=dict, blank=True, editable=False)
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -66,6 +63,22 @@ class RegionQuerySet(models.QuerySet):
         if code is not None:
             match |= Q(code=code)
         return self.filter(match)
+
+
+class DatasetCalibration(models.Model):
+    """The default (damped) model's calibration table of a dataset as JSON, computed at import,
+    so that no process spends a second building it on its first forecast (services.forecasts).
+
+    A table of its own, not a Dataset field: it is ~250 KB, and every run list joins Dataset.
+    """
+
+    dataset = models.OneToOneField(
+        Dataset, on_delete=models.CASCADE, primary_key=True, related_name="calibration"
+    )
+    damped = models.JSONField(default=dict, blank=True)
+
+    def __str__(self):
+        return f"calibration of dataset {self.dataset_id}"
 
 
 class Region(models.Model):

@@ -17,7 +17,7 @@ from django.db import DataError, IntegrityError, OperationalError, connection, t
 from django.utils import timezone
 
 from forecasts import active_data
-from forecasts.models import Dataset
+from forecasts.models import Dataset, DatasetCalibration
 
 from .backtests import accuracy_refresh
 
@@ -115,8 +115,9 @@ def _store_calibration(dataset: Dataset) -> None:
     data = active_data.active_data()
     if data is None or data.dataset.pk != dataset.pk:
         return
-    dataset.calibration = damped_calibration_document(data)
-    Dataset.objects.filter(pk=dataset.pk).update(calibration=dataset.calibration)
+    DatasetCalibration.objects.update_or_create(
+        dataset=dataset, defaults={"damped": damped_calibration_document(data)}
+    )
     # The copy loaded for this lacks the table; the next use loads the data with it.
     active_data.forget()
 

@@ -179,7 +179,7 @@ def _damped_calibration(data: ActiveData):
     fresh process has it with the active data; for data imported before that, built from
     rolling origins over every region's history (about a second on WPP2019) and kept as JSON in
     the cache per dataset."""
-    document = data.dataset.calibration
+    document = data.calibration
     if not document:
         key = f"calibration:{data.dataset.pk}:{data.dataset.checksum}:damped"
         document = cache.get(key)
