@@ -4,8 +4,9 @@
 
 Both apps run under gunicorn with 2 workers on this machine, one after the other in the same
 run, and each workload is measured with wrk against each; on a shared machine absolute figures
-move from run to run, so every figure is also given as a ratio to the original app's varied
-forecast (its POST /test with random regions and years), measured in the same run.
+move from run to run (and within one), so every figure is also given as a ratio to the original
+app's varied forecast (its POST /test with random regions and years), measured again right
+before each workload.
 
 - The original app: /work/shared/bench/original_app.py (--original-app) in its own virtualenv
   (--original-venv or ORIGINAL_VENV), which must not be the project's. Create it with
@@ -117,16 +118,24 @@ def main():
             f"-d{options.seconds}s; load average {_load()}",
             flush=True,
         )
-        rows = {}
+        # The original's varied forecast is measured again right before each workload, and each
+        # ratio is to that neighbour: the load of a shared machine moves within a run.
+        rows, baselines = {}, {}
+        base_url, base_script, base_args = workloads[0][1:]
         for name, url, script, script_args in workloads:
+            if name != BASELINE:
+                baselines[name] = _wrk(
+                    base_url, options, options.connections, base_script, base_args
+                )
             rows[name] = _wrk(url, options, options.connections, script, script_args)
-            _print_row(name, rows[name], rows.get(BASELINE))
+            baselines.setdefault(name, rows[name])
+            _print_row(name, rows[name], baselines[name])
         print(f"\n{options.wide_connections} connections (errors must be 0):", flush=True)
         wide = {}
         for name, url, script, script_args in workloads:
             wide[name] = _wrk(url, options, options.wide_connections, script, script_args)
             _print_row(name, wide[name], wide.get(BASELINE))
-    _print_table(rows, wide, options)
+    _print_table(rows, baselines, wide, options)
 
 
 def _original_gunicorn(venv: str) -> Path:
@@ -322,17 +331,17 @@ TARGETS = {
 }
 
 
-def _print_table(rows: dict, wide: dict, options) -> None:
-    baseline = rows[BASELINE]
+def _print_table(rows: dict, baselines: dict, wide: dict, options) -> None:
     print()
     print(f"load average at the end: {_load()}")
     print(
-        "| workload | original req/s | this project req/s | p50 ms | p99 ms | errors | ratio | "
+        "| workload | original varied forecast req/s (just before) | this project req/s | p50 ms | p99 ms | errors | ratio | "
         f"errors at -c{options.wide_connections} | target |"
     )
     print("|" + " --- |" * 9)
     for name, figures in rows.items():
         original = name.startswith("original")
+        baseline = baselines[name]
         target = ""
         if name in TARGETS:
             least, p99 = TARGETS[name]
