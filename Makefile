@@ -69,13 +69,14 @@ check-reliability: $(VENV)/.installed
 check-api-contract: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/check_api_contract.py
 
-## bench-import / bench-http: print import time and memory, and HTTP throughput (figures, no pass/fail)
+## bench-import / bench-http: print import time and memory; HTTP throughput side by side with the original
+## app (its own virtualenv ORIGINAL_VENV, default /tmp/orig-venv: see benchmarks/bench_http.py), as ratios
 bench-import: $(VENV)/.installed
 	DATABASE_URL=$${RELIABILITY_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/popforecasts_reliability} \
 	$(BIN)/python benchmarks/bench_import.py
 
 bench-http: $(VENV)/.installed
-	$(BIN)/python benchmarks/bench_http.py
+	$(BIN)/python benchmarks/bench_http.py --original-venv $${ORIGINAL_VENV:-/tmp/orig-venv}
 
 ## bench-accuracy: the default against levels/1, diff2/3 and the statsforecast peers in six backtest
 ## windows, with targets met/missed, and the batch timing (about a minute; the peers come from the

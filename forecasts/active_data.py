@@ -17,7 +17,7 @@ from django.core.cache import cache
 from django.db.models import Max
 
 from . import rules, search
-from .models import BacktestResult, Dataset, Region, YearlyPopulation
+from .models import BacktestResult, Dataset, DatasetCalibration, Region, YearlyPopulation
 
 GENERATION_KEY = "active-dataset-generation"
 DATASET_GENERATION_SECONDS = 10
@@ -53,6 +53,8 @@ class ActiveData:
     dataset: Dataset
     regions: dict[int, Region]
     estimates: dict[int, tuple[np.ndarray, np.ndarray]]
+    # The default model's calibration table stored at import ({} for data imported before).
+    calibration: dict = field(default_factory=dict)
     memo: dict = field(default_factory=dict)
 
     def region_by_identifier(self, identifier: str) -> Region | None:
@@ -177,7 +179,16 @@ def _load(generation: str) -> ActiveData:
         for begin, end in zip(starts, [*starts[1:], len(rows)], strict=True):
             block = rows[begin:end]
             estimates[int(block[0, 0])] = (block[:, 1].copy(), block[:, 2].astype(float))
-    return ActiveData(generation=generation, dataset=dataset, regions=regions, estimates=estimates)
+    calibration = (
+        DatasetCalibration.objects.filter(dataset=dataset).values_list("damped", flat=True).first()
+    )
+    return ActiveData(
+        generation=generation,
+        dataset=dataset,
+        regions=regions,
+        estimates=estimates,
+        calibration=calibration or {},
+    )
 
 
 def load_un_projections(dataset: Dataset) -> dict[int, UnProjection]:

@@ -9,12 +9,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.clickjacking import xframe_options_exempt
 
-from . import charts, forms, presenters, rules, selectors, services, throttling
+from . import charts, forms, page_cache, presenters, rules, selectors, services, throttling
 from .active_data import active_data
 from .models import ForecastRun, Region
 
 RUNS_PER_PAGE = 25
 LATEST_RUNS = 10
+# A run never changes: its page lives as long as the data it is shown with (or memory allows).
+RUN_PAGE_SECONDS = 60 * 60
 
 
 def home(request):
@@ -27,7 +29,6 @@ def home(request):
     form, and the person presses "Forecast" (a GET never writes).
     """
     data = active_data()
-    dataset = data.dataset if data else None
     status = 200
     if request.method == "POST":
         form = forms.ForecastForm(request.POST, data_source=data)
@@ -44,15 +45,27 @@ def home(request):
         form = forms.forecast_form_from_query(request.GET, data)
         form.is_valid()
     else:
-        form = forms.ForecastForm(initial=forms.forecast_form_defaults(dataset), data_source=data)
+        # The plain form: the same page for everyone until the data or the latest runs change.
+        key = ("home", data.generation if data else None, page_cache.newest_run_id())
+        return page_cache.cached_page(request, key, lambda: _home_page(request, data))
+    return _home_page(request, data, form=form, status=status)
+
+
+def _home_page(request, data, *, form=None, status=200):
+    """The home page; without ``form``, the empty form with its defaults and the CSRF token's
+    placeholder (page_cache)."""
+    dataset = data.dataset if data else None
     context = {
         "dataset": dataset,
-        "form": form,
+        "form": form
+        or forms.ForecastForm(initial=forms.forecast_form_defaults(dataset), data_source=data),
         "search_form": forms.RegionSearchForm(),
         "latest_runs": selectors.forecast_runs()[:5],
         "limits": _limits(),
         "lag_numbers": LAG_NUMBERS,
     }
+    if form is None:
+        context["csrf_token"] = page_cache.CSRF_PLACEHOLDER
     return render(request, "forecasts/home.html", context, status=status)
 
 
@@ -74,8 +87,25 @@ def _store_run(request, form, data) -> tuple[services.StoredRun | None, int]:
 
 
 def run_detail(request, pk):
+    """A stored run. Its page is cached (page_cache) per chart scale and data generation, since the UN
+    projections and backtest errors beside the run come from the active data, and per host, for
+    the permalink; the run itself never changes, and a deleted one is a 404 at once."""
     run = get_object_or_404(ForecastRun.objects.select_related("dataset"), pk=pk)
     data = active_data()
+    key = (
+        "run",
+        run.pk,
+        request.GET.get("scale"),
+        data.generation if data else None,
+        request.get_host(),
+        request.is_secure(),
+    )
+    return page_cache.cached_page(
+        request, key, lambda: _run_page(request, run, data), seconds=RUN_PAGE_SECONDS
+    )
+
+
+def _run_page(request, run, data):
     results = services.forecast_run_results(run, data=data)
     header, rows = presenters.results_table(results)
     chart = _run_chart(run, results, data, request.GET.get("scale"))
@@ -184,7 +214,21 @@ def run_json(request, pk):
 
 
 def run_list(request):
-    """Past runs, newest first, 25 a page; ``?region=<code>`` keeps those that include it."""
+    """Past runs, newest first, 25 a page; ``?region=<code>`` keeps those that include it.
+
+    Cached (page_cache) per region filter, page, data generation and newest run."""
+    data = active_data()
+    key = (
+        "runs",
+        request.GET.get("region"),
+        request.GET.get("page"),
+        data.generation if data else None,
+        page_cache.newest_run_id(),
+    )
+    return page_cache.cached_page(request, key, lambda: _run_list_page(request))
+
+
+def _run_list_page(request):
     filter_form = forms.RunFilterForm(request.GET)
     if not filter_form.is_valid():
         context = {"filter_form": filter_form, "page_obj": None, "region_name": ""}
@@ -219,8 +263,25 @@ def region_list(request):
 
 
 def region_detail(request, code):
-    region = get_object_or_404(Region.objects.select_related("parent"), code=code)
+    """A region's history, its outlook and the latest runs that include it; cached
+    (page_cache) per chart scale, data generation, newest run and host (the permalink)."""
     data = active_data()
+    if data is None or code not in data.regions:
+        return _region_page(request, code, data)
+    key = (
+        "region",
+        code,
+        request.GET.get("scale"),
+        data.generation,
+        page_cache.newest_run_id(),
+        request.get_host(),
+        request.is_secure(),
+    )
+    return page_cache.cached_page(request, key, lambda: _region_page(request, code, data))
+
+
+def _region_page(request, code, data):
+    region = get_object_or_404(Region.objects.select_related("parent"), code=code)
     history = data.history(region.code) if data else ([], [])
     outlook = services.region_outlook(data=data, region=region) if data else None
     scale = presenters.chart_scale(request.GET.get("scale"))
@@ -271,8 +332,14 @@ LAG_NUMBERS = range(rules.LAGS_MIN, rules.LAGS_MAX + 1)
 
 def accuracy(request):
     """The site's models at 10, 20 and 30 years, then the default's 10-year backtest by region
-    (or, before those exist, the newest backtest of the data)."""
+    (or, before those exist, the newest backtest of the data). Cached (page_cache) per data
+    generation, which names the newest backtest."""
     data = active_data()
+    key = ("accuracy", data.generation if data else None)
+    return page_cache.cached_page(request, key, lambda: _accuracy_page(request, data))
+
+
+def _accuracy_page(request, data):
     dataset = data.dataset if data else None
     summary = selectors.accuracy_summary(dataset=dataset)
     backtest_run = summary[0] if summary else selectors.backtest_latest(dataset=dataset)

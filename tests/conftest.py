@@ -88,13 +88,15 @@ def empty_cache():
     active data in memory (the test database is rolled back under it)."""
     from django.core.cache import caches
 
-    from forecasts import active_data
+    from forecasts import active_data, page_cache
 
     for cache in caches.all():
         cache.clear()
     active_data.forget()
+    page_cache.clear()
     yield
     active_data.forget()
+    page_cache.clear()
 
 
 @pytest.fixture(autouse=True)

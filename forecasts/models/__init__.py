@@ -6,7 +6,14 @@ true after the data is refreshed.
 """
 
 from .backtests import BacktestResult, BacktestRun
-from .data import Dataset, Region, RegionQuerySet, YearlyPopulation, YearlyPopulationQuerySet
+from .data import (
+    Dataset,
+    DatasetCalibration,
+    Region,
+    RegionQuerySet,
+    YearlyPopulation,
+    YearlyPopulationQuerySet,
+)
 from .jobs import Job
 from .runs import ForecastPoint, ForecastRun
 
@@ -14,6 +21,7 @@ __all__ = [
     "BacktestResult",
     "BacktestRun",
     "Dataset",
+    "DatasetCalibration",
     "ForecastPoint",
     "ForecastRun",
     "Job",

@@ -65,6 +65,22 @@ class RegionQuerySet(models.QuerySet):
         return self.filter(match)
 
 
+class DatasetCalibration(models.Model):
+    """The default (damped) model's calibration table of a dataset as JSON, computed at import,
+    so that no process spends a second building it on its first forecast (services.forecasts).
+
+    A table of its own, not a Dataset field: it is ~250 KB, and every run list joins Dataset.
+    """
+
+    dataset = models.OneToOneField(
+        Dataset, on_delete=models.CASCADE, primary_key=True, related_name="calibration"
+    )
+    damped = models.JSONField(default=dict, blank=True)
+
+    def __str__(self):
+        return f"calibration of dataset {self.dataset_id}"
+
+
 class Region(models.Model):
     """A location of the WPP file by its UN M49 code: a country, a region or a group.
 

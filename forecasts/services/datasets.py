@@ -17,7 +17,7 @@ from django.db import DataError, IntegrityError, OperationalError, connection, t
 from django.utils import timezone
 
 from forecasts import active_data
-from forecasts.models import Dataset
+from forecasts.models import Dataset, DatasetCalibration
 
 from .backtests import accuracy_refresh
 
@@ -76,6 +76,7 @@ def dataset_import(
         raise failure from error
     finally:
         _release_running_lock(dataset)
+    _store_calibration(dataset)
     if settings.ACCURACY_AFTER_IMPORT:
         accuracy_refresh()
     return dataset
@@ -102,6 +103,22 @@ def _run_import(dataset, source, last_estimate_year, progress_start, progress, s
         counts = ingest.replace_data(reader, progress=progress)
         Dataset.objects.filter(is_active=True).update(is_active=False)
         _record_success(dataset, counts, seconds=time.perf_counter() - started)
+    active_data.forget()
+
+
+def _store_calibration(dataset: Dataset) -> None:
+    """Store the default model's calibration table with the dataset just imported: every process
+    loads it with the active data instead of building it on its first forecast (about a second
+    on WPP2019)."""
+    from forecasts.services.forecasts import damped_calibration_document
+
+    data = active_data.active_data()
+    if data is None or data.dataset.pk != dataset.pk:
+        return
+    DatasetCalibration.objects.update_or_create(
+        dataset=dataset, defaults={"damped": damped_calibration_document(data)}
+    )
+    # The copy loaded for this lacks the table; the next use loads the data with it.
     active_data.forget()
 
 

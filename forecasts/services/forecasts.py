@@ -175,15 +175,24 @@ def forecast_calibration(data: ActiveData, *, method: str, lags: int | str):
 
 
 def _damped_calibration(data: ActiveData):
-    """The damped model's table: rolling origins over every region's history (about half a
-    second on WPP2019), kept as JSON in the cache per dataset."""
-    key = f"calibration:{data.dataset.pk}:{data.dataset.checksum}:damped"
-    document = cache.get(key)
-    if document is None:
-        last_year = max((int(years[-1]) for years, _ in data.estimates.values()), default=0)
-        document = damped.calibrate(data.estimates, last_year=last_year) or {}
-        cache.set(key, document, FORECAST_CACHE_SECONDS)
+    """The damped model's table: stored with the dataset at import (services.datasets), so a
+    fresh process has it with the active data; for data imported before that, built from
+    rolling origins over every region's history (about a second on WPP2019) and kept as JSON in
+    the cache per dataset."""
+    document = data.calibration
+    if not document:
+        key = f"calibration:{data.dataset.pk}:{data.dataset.checksum}:damped"
+        document = cache.get(key)
+        if document is None:
+            document = damped_calibration_document(data)
+            cache.set(key, document, FORECAST_CACHE_SECONDS)
     return damped.table_from_json(document)
+
+
+def damped_calibration_document(data: ActiveData) -> dict:
+    """The damped model's calibration table of ``data`` as JSON ({} when the data is too short)."""
+    last_year = max((int(years[-1]) for years, _ in data.estimates.values()), default=0)
+    return damped.calibrate(data.estimates, last_year=last_year) or {}
 
 
 def _shared_calibration(data: ActiveData, method: str, lags: int | str):

@@ -1,0 +1,116 @@
+"""Cached pages (forecasts.page_cache) and the calibration stored at import: a refresh or a new
+run shows at once, the CSRF token is each visitor's own, signed-in users get their own pages."""
+
+import re
+
+import pytest
+from django.test import Client
+
+from forecasts import page_cache, selectors, services
+from forecasts.modeling import damped
+from forecasts.models import DatasetCalibration
+
+TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+def _store_run(regions=(900,), start=2030, end=2035):
+    return services.forecast_run_create(
+        regions=selectors.regions_for_forecast(identifiers=[str(code) for code in regions]),
+        start=start,
+        end=end,
+    ).run
+
+
+@pytest.mark.django_db
+def test_cached_home_page_gives_each_visitor_a_working_csrf_token(small_dataset):
+    Client().get("/")  # renders and caches the page
+    assert page_cache._store.entries
+    client = Client(enforce_csrf_checks=True)
+    response = client.get("/")  # from the cache
+    page = response.content.decode()
+    assert page_cache.CSRF_PLACEHOLDER not in page
+    token = TOKEN.search(page).group(1)
+    assert "csrftoken" in response.cookies
+    posted = client.post(
+        "/",
+        {
+            "csrfmiddlewaretoken": token,
+            "regions": ["900"],
+            "from": 2030,
+            "to": 2035,
+            "method": "damped",
+            "lags": "3",
+            "level": "0.95",
+        },
+    )
+    assert posted.status_code == 302
+    refused = Client(enforce_csrf_checks=True).post("/", {"regions": ["900"], "from": 2030})
+    assert refused.status_code == 403
+
+
+@pytest.mark.django_db
+def test_two_visitors_of_the_cached_page_get_different_tokens(small_dataset):
+    first = TOKEN.search(Client().get("/").content.decode()).group(1)
+    second = TOKEN.search(Client().get("/").content.decode()).group(1)
+    assert first != second
+
+
+@pytest.mark.django_db
+def test_a_new_run_shows_at_once_on_the_cached_pages(small_dataset):
+    client = Client()
+    for path in ("/", "/runs/", "/regions/900/"):
+        client.get(path)
+    run = _store_run()
+    for path in ("/", "/runs/", "/regions/900/"):
+        assert run.get_absolute_url() in client.get(path).content.decode(), path
+
+
+@pytest.mark.django_db
+def test_a_refresh_replaces_the_cached_pages(small_dataset, small_long_file):
+    client = Client()
+    run = _store_run()
+    pages = ("/", "/runs/", "/regions/900/", "/accuracy/", run.get_absolute_url())
+    before = {path: client.get(path).content for path in pages}
+    assert b"WPP2019" in before["/"]
+    services.dataset_import(source=str(small_long_file))
+    after = {path: client.get(path).content for path in pages}
+    assert b"WPP2022" in after["/"]
+    assert after["/regions/900/"] != before["/regions/900/"]
+
+
+@pytest.mark.django_db
+def test_signed_in_users_pages_are_neither_cached_nor_served_from_the_cache(
+    small_dataset, staff_user
+):
+    client = Client()
+    client.force_login(staff_user)
+    for path in ("/", "/runs/", "/regions/900/", "/accuracy/"):
+        assert client.get(path).status_code == 200
+    assert not page_cache._store.entries
+
+
+@pytest.mark.django_db
+def test_a_deleted_run_is_gone_from_its_cached_page(small_dataset):
+    run = _store_run()
+    url = run.get_absolute_url()
+    client = Client()
+    assert client.get(url).status_code == 200
+    run.delete()
+    assert client.get(url).status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_import_stores_the_default_models_calibration(wpp2019_dataset, monkeypatch):
+    assert DatasetCalibration.objects.get(dataset=wpp2019_dataset).damped
+    from forecasts import active_data
+
+    active_data.forget()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the stored calibration table should be used")
+
+    monkeypatch.setattr(damped, "calibrate", refuse)
+    [result] = services.forecast_compute(
+        regions=selectors.regions_for_forecast(identifiers=["900"]), start=2030, end=2035
+    )
+    assert result.interval == "calibrated"
