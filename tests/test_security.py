@@ -259,7 +259,7 @@ def test_500_page_with_debug_off_shows_no_traceback(small_dataset, settings, mon
     def broken(*args, **kwargs):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr("forecasts.views.active_data", broken)
+    monkeypatch.setattr("forecasts.views.forecast.active_data", broken)
     client = Client(raise_request_exception=False)
 
     response = client.get("/")
@@ -275,7 +275,7 @@ def test_database_outage_is_a_503_page_not_a_traceback(small_dataset, monkeypatc
     def unreachable(*args, **kwargs):
         raise OperationalError("could not connect to server: Connection refused")
 
-    monkeypatch.setattr("forecasts.views.active_data", unreachable)
+    monkeypatch.setattr("forecasts.views.forecast.active_data", unreachable)
     client = Client(raise_request_exception=False)
 
     response = client.get("/")

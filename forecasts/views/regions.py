@@ -1,0 +1,87 @@
+"""Regions: the hierarchy and search, and a region's page with its outlook."""
+
+from urllib.parse import urlencode
+
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+
+from forecasts import charts, forms, page_cache, presenters, selectors, services
+from forecasts.active_data import active_data
+from forecasts.models import Region
+
+LATEST_RUNS = 10
+
+
+def region_list(request):
+    """The hierarchy from World down, or with ``?q=`` the regions matching a name, code or ISO3."""
+    search_form = forms.RegionSearchForm(request.GET)
+    if not search_form.is_valid():
+        context = {"search_form": search_form, "query": "", "tree": [], "matches": None}
+        return render(request, "forecasts/region_list.html", context, status=400)
+    query = search_form.cleaned_data["q"].strip()
+    matches, suggestions = selectors.region_search(query) if query else (None, [])
+    context = {
+        "search_form": search_form,
+        "query": query,
+        "tree": [] if query else selectors.region_tree(),
+        "matches": matches,
+        "suggestions": suggestions,
+    }
+    return render(request, "forecasts/region_list.html", context)
+
+
+def region_detail(request, code):
+    """A region's history, its outlook and the latest runs that include it; cached
+    (page_cache) per chart scale, data generation, newest run and host (the permalink)."""
+    data = active_data()
+    if data is None or code not in data.regions:
+        return _region_page(request, code, data)
+    key = (
+        "region",
+        code,
+        request.GET.get("scale"),
+        data.generation,
+        page_cache.newest_run_id(),
+        request.get_host(),
+        request.is_secure(),
+    )
+    return page_cache.cached_page(request, key, lambda: _region_page(request, code, data))
+
+
+def _region_page(request, code, data):
+    region = get_object_or_404(Region.objects.select_related("parent"), code=code)
+    history = data.history(region.code) if data else ([], [])
+    outlook = services.region_outlook(data=data, region=region) if data else None
+    scale = presenters.chart_scale(request.GET.get("scale"))
+    if outlook:
+        level = presenters.percent(outlook.level)
+        chart = presenters.forecast_chart([outlook], [history], level=level, scale=scale)
+    else:
+        chart = presenters.history_chart(region.name, history, scale=scale)
+    context = {
+        "region": region,
+        "children": region.children.all(),
+        "history_rows": [(int(year), int(persons)) for year, persons in zip(*history, strict=True)],
+        "latest_runs": selectors.forecast_runs(region_code=region.code)[:LATEST_RUNS],
+        "outlook": outlook,
+        "outlook_rows": presenters.outlook_rows(outlook),
+        "outlook_last_year": outlook.points[-1].year if outlook else None,
+        "outlook_level": presenters.percent(outlook.level) if outlook else "",
+        "forecast_url": reverse("forecasts:home") + "?" + urlencode({"regions": region.code}),
+        "chart": chart,
+        "chart_svg": charts.svg(chart, standalone=False),
+        "scale": scale,
+        "chart_caption": _region_chart_caption(region, outlook),
+        "description": presenters.region_description(region, history, outlook),
+        "permalink": request.build_absolute_uri(region.get_absolute_url()),
+    }
+    return render(request, "forecasts/region_detail.html", context)
+
+
+def _region_chart_caption(region: Region, outlook) -> str:
+    caption = (
+        f"Population of {region.name} (persons): recorded {region.first_year}–{region.last_year}"
+    )
+    if outlook:
+        caption += f", forecast to {outlook.points[-1].year} (dashed) with its interval (band)"
+    return caption
