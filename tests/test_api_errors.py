@@ -195,3 +195,13 @@ def test_an_unknown_query_parameter_is_a_400_naming_it(client, small_dataset, pa
     response = client.get(path + "&junk=1")
     assert response.status_code == 400
     assert "Unknown parameter" in response.json()["junk"][0]
+
+
+@pytest.mark.django_db
+def test_a_body_with_an_extra_field_is_accepted_as_json_or_as_a_form(client, small_dataset):
+    """The schema allows extra body fields; the API ignores them, whatever the content type."""
+    body = {"regions": ["900"], "from": 2030, "to": 2031, "note": "mine"}
+    assert client.post("/api/runs/", body, content_type="application/json").status_code == 201
+    form = "regions=900&from=2030&to=2032&note=mine"
+    answer = client.post("/api/runs/", form, content_type="application/x-www-form-urlencoded")
+    assert answer.status_code == 201

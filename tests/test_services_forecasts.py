@@ -14,7 +14,7 @@ from forecasts import modeling, rules, selectors, services
 from forecasts.active_data import active_data
 from forecasts.modeling import damped
 from forecasts.models import ForecastRun, Region
-from forecasts.services.forecasts import forecast_calibration
+from forecasts.services.calibration import forecast_calibration
 
 pytestmark = pytest.mark.django_db
 

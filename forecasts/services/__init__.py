@@ -1,5 +1,6 @@
 """The use cases every front door shares, one module per subject: datasets (imports), forecasts
-(compute, store, read back, re-run, prune), backtests and the world ranking (world). Views, API
+(compute), runs (store, read back, re-run, prune), calibration (the tables behind calibrated
+intervals), backtests, jobs and the world ranking (world). Views, API
 views, admin actions and commands parse their input, then call one of these."""
 
 from .backtests import accuracy_refresh, backtest_run_create
@@ -12,16 +13,8 @@ from .datasets import (
 )
 from .forecasts import (
     RegionForecast,
-    RegionsMissingError,
-    StoredRun,
     forecast_compute,
     forecast_document,
-    forecast_run_create,
-    forecast_run_find,
-    forecast_run_rerun,
-    forecast_run_results,
-    forecast_runs_prune,
-    forecast_runs_rerun,
     region_outlook,
     required_data,
 )
@@ -31,6 +24,16 @@ from .jobs import (
     job_prune_enqueue,
     job_rerun_enqueue,
     jobs_mark_interrupted,
+)
+from .runs import (
+    RegionsMissingError,
+    StoredRun,
+    forecast_run_create,
+    forecast_run_find,
+    forecast_run_rerun,
+    forecast_run_results,
+    forecast_runs_prune,
+    forecast_runs_rerun,
 )
 from .world import WorldRanking, WorldRow, world_ranking, world_rows
 

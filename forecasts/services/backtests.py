@@ -8,7 +8,8 @@ from forecasts import active_data, modeling, rules
 from forecasts.modeling import damped
 from forecasts.models import BacktestResult, BacktestRun, ForecastRun, Region
 
-from .forecasts import forecast_calibration, required_data
+from .calibration import forecast_calibration
+from .forecasts import required_data
 
 
 @transaction.atomic

@@ -20,6 +20,7 @@ from forecasts import active_data
 from forecasts.models import Dataset, DatasetCalibration
 
 from .backtests import accuracy_refresh
+from .calibration import damped_calibration_document
 
 IMPORT_LOCK_ID = 4_242_2019
 # PostgreSQL advisory locks (namespace, Dataset id): held by each running import's session, so
@@ -110,8 +111,6 @@ def _store_calibration(dataset: Dataset) -> None:
     """Store the default model's calibration table with the dataset just imported: every process
     loads it with the active data instead of building it on its first forecast (about a second
     on WPP2019)."""
-    from forecasts.services.forecasts import damped_calibration_document
-
     data = active_data.active_data()
     if data is None or data.dataset.pk != dataset.pk:
         return

@@ -205,12 +205,15 @@ class InputSerializer(serializers.Serializer):
 
     # Parameters DRF itself reads: the page of a list and the renderer's format.
     FRAMEWORK_PARAMETERS = frozenset({"page", "format"})
+    # A query string names what it asks for, so an unknown name is a mistake to report; a body's
+    # extra fields are ignored, whether it is JSON or a form (the schema allows them).
+    rejects_unknown_names = True
 
     def to_internal_value(self, data):
         if isinstance(data, QueryDict):
             fields = self.fields
             unknown = sorted(set(data) - set(fields) - self.FRAMEWORK_PARAMETERS)
-            if unknown:
+            if unknown and self.rejects_unknown_names:
                 allowed = ", ".join(sorted(fields))
                 raise serializers.ValidationError(
                     {

@@ -81,6 +81,8 @@ class ForecastInputSerializer(ForecastSettingsInputSerializer):
 class RunCreateInputSerializer(ForecastSettingsInputSerializer):
     """A forecast run to compute and store (the body of POST /api/runs/)."""
 
+    rejects_unknown_names = False
+
     regions = RegionListField(
         child=RegionIdentifierField(),
         help_text=(

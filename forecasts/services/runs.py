@@ -1,0 +1,229 @@
+"""Store forecasts as runs and read them back; re-run them on new data, prune old ones.
+
+Creating a run returns the run with its results: nothing is written and read back, nothing
+computed twice. Stored results never change afterwards.
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from forecasts import modeling, rules, selectors
+from forecasts.active_data import ActiveData, active_data
+from forecasts.models import ForecastPoint, ForecastRun, Region
+
+from .forecasts import RegionForecast, _un_between, forecast_compute, required_data
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A run just stored, with the results it was stored from."""
+
+    run: ForecastRun
+    results: list[RegionForecast]
+
+
+def forecast_run_find(
+    *,
+    data: ActiveData | None = None,
+    regions: list[Region],
+    start: int,
+    end: int,
+    method: str = rules.DEFAULT_METHOD,
+    lags: int | str = rules.DEFAULT_LAGS,
+    level: float = rules.DEFAULT_LEVEL,
+) -> ForecastRun | None:
+    """The newest stored run with exactly these settings (regions in the same order) on the
+    same data, or None. A run is a pure function of them, so pressing "Forecast" twice should
+    open the same page instead of storing the same numbers again."""
+    data = data or required_data()
+    codes = [region.code for region in regions]
+    candidates = ForecastRun.objects.filter(
+        dataset=data.dataset,
+        start_year=start,
+        end_year=end,
+        method=method,
+        lags=None if lags == rules.LAGS_AUTO else lags,
+        level=level,
+    ).order_by("-created_at", "-pk")
+    return next((run for run in candidates if run.region_codes == codes), None)
+
+
+@transaction.atomic
+def forecast_run_create(
+    *,
+    data: ActiveData | None = None,
+    regions: list[Region],
+    start: int,
+    end: int,
+    method: str = rules.DEFAULT_METHOD,
+    lags: int | str = rules.DEFAULT_LAGS,
+    level: float = rules.DEFAULT_LEVEL,
+) -> StoredRun:
+    """Compute a forecast and store it with its settings and the dataset it was fitted on.
+
+    The run records the lags asked for (None for "auto") and, in each ``regions`` entry, the lags
+    fitted to that region. Two statements: the run, then all its points in one insert.
+    """
+    data = data or required_data()
+    started = time.perf_counter()
+    results = forecast_compute(
+        data=data, regions=regions, start=start, end=end, method=method, lags=lags, level=level
+    )
+    run = ForecastRun.objects.create(
+        dataset=data.dataset,
+        regions=[
+            {
+                "code": result.code,
+                "name": result.name,
+                "lags": result.lags,
+                "last_recorded_year": result.last_recorded_year,
+                "history_note": result.history_note,
+            }
+            for result in results
+        ],
+        start_year=start,
+        end_year=end,
+        method=method,
+        lags=None if lags == rules.LAGS_AUTO else lags,
+        level=level,
+        interval=results[0].interval if results else ForecastRun.Interval.MODEL,
+        duration_ms=(time.perf_counter() - started) * 1000,
+    )
+    ForecastPoint.objects.bulk_create(
+        ForecastPoint(
+            run=run,
+            region_code=result.code,
+            year=point.year,
+            value=point.value,
+            lower=point.lower,
+            upper=point.upper,
+            actual=point.actual,
+        )
+        for result in results
+        for point in result.points
+    )
+    return StoredRun(run=run, results=results)
+
+
+def forecast_run_results(
+    run: ForecastRun, *, data: ActiveData | None = None
+) -> list[RegionForecast]:
+    """A stored run's results in the shape forecast_compute returns, regions in the order asked.
+
+    The UN projection and backtest errors beside them come from the run's dataset while it is the
+    active one (``data``); a run on replaced data shows its own results only.
+    """
+    data = data or active_data()
+    points_by_region: dict[int, list[modeling.Point]] = {}
+    for code, year, value, lower, upper, actual in run.points.order_by(
+        "region_code", "year"
+    ).values_list("region_code", "year", "value", "lower", "upper", "actual"):
+        points_by_region.setdefault(code, []).append(
+            modeling.Point(year=year, value=value, lower=lower, upper=upper, actual=actual)
+        )
+    current = data is not None and data.dataset.pk == run.dataset_id
+    projections = data.un_projections() if current else {}
+    mapes = data.backtest_mapes(run.method, run.lags_choice) if current else {}
+    return [
+        RegionForecast(
+            code=region["code"],
+            name=region["name"],
+            lags=region.get("lags", run.lags),
+            level=run.level,
+            points=points_by_region.get(region["code"], []),
+            method=run.method,
+            interval=run.interval,
+            un=_un_between(projections.get(region["code"]), run.start_year, run.end_year),
+            backtest_mape=mapes.get(region["code"]),
+            last_recorded_year=region.get("last_recorded_year"),
+            history_note=region.get("history_note", ""),
+        )
+        for region in run.regions
+    ]
+
+
+class RegionsMissingError(rules.ForecastError):
+    """A run's regions that the current data lacks (the message names them)."""
+
+
+def forecast_run_rerun(*, data: ActiveData | None = None, run: ForecastRun) -> StoredRun:
+    """Store a new run with ``run``'s regions and settings, fitted on the active data.
+
+    ``run`` itself stays as it was. Raises RegionsMissingError naming the run's regions that the
+    current data lacks, ForecastError when a series cannot be fitted.
+    """
+    data = data or required_data()
+    missing = [
+        f"{region['name']} ({region['code']})"
+        for region in run.regions
+        if region["code"] not in data.regions or not data.regions[region["code"]].has_data
+    ]
+    if missing:
+        raise RegionsMissingError(
+            "Not in the current data: " + ", ".join(missing) + "; import a dataset that has them."
+        )
+    return forecast_run_create(
+        data=data,
+        regions=[data.regions[code] for code in run.region_codes],
+        start=run.start_year,
+        end=run.end_year,
+        method=run.method,
+        lags=run.lags_choice,
+        level=run.level,
+    )
+
+
+@dataclass
+class RerunOutcome:
+    """What forecast_runs_rerun did: (old id, new id) pairs, and (old id, reason) for the rest."""
+
+    created: list[tuple[int, int]] = field(default_factory=list)
+    refused: list[tuple[int, str]] = field(default_factory=list)
+
+
+def forecast_runs_rerun(
+    *, run_ids: list[int], progress: Callable[[int], None] | None = None
+) -> RerunOutcome:
+    """Re-run each of the given runs on the active data (forecast_run_rerun), oldest first.
+
+    A run that cannot be re-run (a region the data lacks, a series that cannot be fitted, a run
+    deleted since it was chosen) is listed in ``refused`` with the reason and the others go on:
+    one bad run should not cost the operator the rest. Each new run is stored in its own
+    transaction. ``progress`` receives the number of runs handled so far. Raises ForecastError
+    when no data is loaded.
+    """
+    data = required_data()
+    outcome = RerunOutcome()
+    runs = {run.pk: run for run in ForecastRun.objects.filter(pk__in=run_ids)}
+    for done, run_id in enumerate(sorted(run_ids), start=1):
+        run = runs.get(run_id)
+        if run is None:
+            outcome.refused.append((run_id, "It was deleted before it could be re-run."))
+        else:
+            try:
+                outcome.created.append((run_id, forecast_run_rerun(data=data, run=run).run.pk))
+            except (selectors.RegionLookupError, rules.ForecastError) as error:
+                outcome.refused.append((run_id, str(error)))
+        if progress:
+            progress(done)
+    return outcome
+
+
+@transaction.atomic
+def forecast_runs_prune(*, older_than_days: int, dry_run: bool = False) -> int:
+    """Delete the forecast runs created more than ``older_than_days`` days ago, with their points.
+
+    Returns how many runs were deleted (or, with ``dry_run``, would be).
+    """
+    runs = ForecastRun.objects.filter(
+        created_at__lt=timezone.now() - timedelta(days=older_than_days)
+    )
+    if dry_run:
+        return runs.count()
+    _, deleted = runs.delete()
+    return deleted.get(ForecastRun._meta.label, 0)
