@@ -8,64 +8,34 @@ for a body that is not JSON or a form, 429 with Retry-After; forecasts.api.schem
 errors any operation can give (413, 414, 500, 503) and forecasts.api.errors answers them as JSON.
 """
 
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import APIException, NotFound, Throttled, ValidationError
+from rest_framework.exceptions import NotFound, Throttled
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from forecasts import presenters, rules, selectors, services, throttling
-from forecasts.active_data import ActiveData, active_data
+from forecasts.active_data import active_data
 from forecasts.models import Dataset, ForecastRun, Region
 
 from . import serializers
+from .common import (
+    NO_BACKTEST,
+    NO_DATA,
+    NOT_FOUND,
+    NOT_IN_DATA,
+    REGION_CODE,
+    THROTTLED,
+    UNSUPPORTED,
+    VALIDATION_ERROR,
+    active_data_or_409,
+    forecast_error,
+    get_or_404,
+)
 from .filters import filter_regions
-
-# The largest integer a database column holds; larger path ids are unknown, not an overflow.
-BIGINT_MAX = 2**63 - 1
-
-
-class NoDataLoaded(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "No data is loaded yet: an operator must import a WPP file first."
-    default_code = "no_data"
-
-
-# Error bodies: forecasts.api.schema gives every 400 the `ValidationError` component and every other
-# error the `Error` one ({"detail": ...}); these say when each is answered.
-VALIDATION_ERROR = OpenApiResponse(description="Bad input")
-NOT_FOUND = OpenApiResponse(description="No such code or id")
-NOT_IN_DATA = OpenApiResponse(
-    description="A region (or variant) the loaded data does not have; the messages also by field"
-)
-NO_DATA = OpenApiResponse(description="No data is loaded yet")
-THROTTLED = OpenApiResponse(
-    description="Too many runs created; the Retry-After header says after how many seconds to retry"
-)
-UNSUPPORTED = OpenApiResponse(description="The body is neither JSON nor a form")
-
-
-def _get_or_404(queryset, **lookup):
-    """get_object_or_404 that answers 404 for numbers too large for any column (SQLite overflows)."""
-    if any(isinstance(value, int) and value > BIGINT_MAX for value in lookup.values()):
-        raise NotFound("Not found.")
-    return get_object_or_404(queryset, **lookup)
-
-
-def _active_data() -> ActiveData:
-    data = active_data()
-    if data is None:
-        raise NoDataLoaded()
-    return data
-
-
-def _forecast_error(error: rules.ForecastError):
-    """A fit that fails for one region's series (the message names the region)."""
-    return ValidationError({"regions": [str(error)]})
 
 
 class RegionListApi(generics.GenericAPIView):
@@ -86,15 +56,6 @@ class RegionListApi(generics.GenericAPIView):
         return self.get_paginated_response(output.data)
 
 
-REGION_CODE = OpenApiParameter(
-    "code",
-    {"type": "integer", "minimum": 0},
-    OpenApiParameter.PATH,
-    description="UN M49 code.",
-    examples=[OpenApiExample("WORLD", value=900)],
-)
-
-
 class RegionDetailApi(APIView):
     permission_classes = [AllowAny]
 
@@ -104,7 +65,7 @@ class RegionDetailApi(APIView):
         responses={200: serializers.RegionDetailOutputSerializer, 404: NOT_FOUND},
     )
     def get(self, request, code):
-        region = _get_or_404(
+        region = get_or_404(
             Region.objects.select_related("parent").prefetch_related("children"), code=code
         )
         return Response(serializers.RegionDetailOutputSerializer(region).data)
@@ -123,7 +84,7 @@ class RegionSeriesApi(APIView):
         },
     )
     def get(self, request, code):
-        region = _get_or_404(Region.objects.all(), code=code)
+        region = get_or_404(Region.objects.all(), code=code)
         query = serializers.RegionSeriesInputSerializer(
             data=request.query_params, context={"region": region}
         ).validated()
@@ -171,14 +132,14 @@ class ForecastApi(APIView):
         },
     )
     def get(self, request):
-        data = _active_data()
+        data = active_data_or_409()
         query = serializers.ForecastInputSerializer(
             data=request.query_params, context={"data": data}
         ).validated()
         try:
             return Response(services.forecast_document(data=data, **query))
         except rules.ForecastError as error:
-            raise _forecast_error(error) from None
+            raise forecast_error(error) from None
 
 
 class RunListCreateApi(generics.GenericAPIView):
@@ -246,7 +207,7 @@ class RunListCreateApi(generics.GenericAPIView):
         },
     )
     def post(self, request):
-        data = _active_data()
+        data = active_data_or_409()
         body = serializers.RunCreateInputSerializer(
             data=request.data, context={"data": data}
         ).validated()
@@ -258,7 +219,7 @@ class RunListCreateApi(generics.GenericAPIView):
         try:
             stored = services.forecast_run_create(data=data, **body)
         except rules.ForecastError as error:
-            raise _forecast_error(error) from None
+            raise forecast_error(error) from None
         location = request.build_absolute_uri(reverse("api:run_detail", args=[stored.run.pk]))
         document = presenters.run_document(stored.run, stored.results, url=location)
         return Response(document, status=status.HTTP_201_CREATED, headers={"Location": location})
@@ -275,7 +236,7 @@ class RunDetailApi(APIView):
         responses={200: serializers.RunDetailOutputSerializer, 404: NOT_FOUND},
     )
     def get(self, request, id):
-        run = _get_or_404(ForecastRun.objects.select_related("dataset"), pk=id)
+        run = get_or_404(ForecastRun.objects.select_related("dataset"), pk=id)
         url = request.build_absolute_uri(reverse("api:run_detail", args=[run.pk]))
         results = services.forecast_run_results(run, data=active_data())
         return Response(presenters.run_document(run, results, url=url))
@@ -298,9 +259,6 @@ class DatasetListApi(generics.ListAPIView):
         return serializers.DatasetOutputSerializer
 
 
-NO_BACKTEST = OpenApiResponse(description="No backtest of the loaded data yet")
-
-
 class AccuracyApi(APIView):
     permission_classes = [AllowAny]
 
@@ -315,7 +273,7 @@ class AccuracyApi(APIView):
         responses={200: serializers.AccuracyOutputSerializer, 404: NO_BACKTEST, 409: NO_DATA},
     )
     def get(self, request):
-        dataset = _active_data().dataset
+        dataset = active_data_or_409().dataset
         summary = selectors.accuracy_summary(dataset=dataset)
         backtest_run = summary[0] if summary else selectors.backtest_latest(dataset=dataset)
         if backtest_run is None:
@@ -355,7 +313,7 @@ class WorldApi(APIView):
         },
     )
     def get(self, request):
-        data = _active_data()
+        data = active_data_or_409()
         settings = serializers.WorldInputSerializer(
             data=request.query_params, context={"data": data}
         ).validated()
