@@ -30,7 +30,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -243,13 +242,7 @@ class _Original:
         raise SystemExit(f"the original app did not answer; see /tmp/original-{self.port}.log")
 
     def __exit__(self, *exc):
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        common.stop_process(self.process)
 
 
 def _store_runs(url: str, regions_file: Path, *, count: int) -> list[int]:

@@ -171,6 +171,23 @@ def browser():
         chromium.close()
 
 
+def refuse_other_hosts(tab, site_url: str) -> None:
+    """Let ``tab`` talk to the live server only: other requests are refused and noted in
+    ``tab.foreign_requests``; script errors are noted in ``tab.script_errors``."""
+    tab.foreign_requests = []
+    tab.script_errors = []
+
+    def only_live_server(route):
+        if route.request.url.startswith(site_url):
+            route.continue_()
+        else:
+            tab.foreign_requests.append(route.request.url)
+            route.abort()
+
+    tab.route("**/*", only_live_server)
+    tab.on("pageerror", lambda error: tab.script_errors.append(str(error)))
+
+
 @pytest.fixture
 def page(browser):
     """A fresh browser tab; requests to any host but the test server are refused."""

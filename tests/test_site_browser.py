@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from forecasts import presenters, selectors, services
 from forecasts.models import ForecastRun
+from tests.conftest import refuse_other_hosts
 
 pytestmark = pytest.mark.browser
 
@@ -30,18 +31,7 @@ def site(live_server, transactional_db, small_wide_file, settings):
 @pytest.fixture
 def tab(page, site):
     """A browser tab that may only talk to the live server; anything else is refused and noted."""
-    page.foreign_requests = []
-    page.script_errors = []
-
-    def only_live_server(route):
-        if route.request.url.startswith(site.url):
-            route.continue_()
-        else:
-            page.foreign_requests.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", only_live_server)
-    page.on("pageerror", lambda error: page.script_errors.append(str(error)))
+    refuse_other_hosts(page, site.url)
     yield page
     assert page.foreign_requests == []
     assert page.script_errors == []

@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from forecasts import services
 
+from .conftest import refuse_other_hosts
 from .test_world import write_un_file
 
 pytestmark = pytest.mark.browser
@@ -43,18 +44,7 @@ def _tab(browser, site, size):
     """A tab of the given size that may only talk to the live server, with its errors noted."""
     context = browser.new_context(viewport={"width": size[0], "height": size[1]})
     tab = context.new_page()
-    tab.foreign_requests = []
-    tab.script_errors = []
-
-    def only_live_server(route):
-        if route.request.url.startswith(site.url):
-            route.continue_()
-        else:
-            tab.foreign_requests.append(route.request.url)
-            route.abort()
-
-    tab.route("**/*", only_live_server)
-    tab.on("pageerror", lambda error: tab.script_errors.append(str(error)))
+    refuse_other_hosts(tab, site.url)
     tab.on(
         "console",
         lambda message: tab.script_errors.append(message.text) if message.type == "error" else None,
