@@ -34,10 +34,14 @@ def run_budget_charge(request, *, regions: int, years: int) -> float | None:
     store = caches["shared"]
     cost = run_cost(regions=regions, years=years)
     store.add(key, 0, period + 1)
-    used = store.get(key, 0)
-    if used + cost > limit and used > 0:
+    try:
+        used = store.incr(key, cost)  # one atomic step on Redis: two workers cannot both slip by
+    except ValueError:  # the entry expired between add and incr: a new window
+        store.set(key, cost, period + 1)
+        return None
+    if used > limit and used > cost:
+        store.decr(key, cost)  # a refused run is not charged
         return (window + 1) * period - time.time()
-    store.set(key, used + cost, period + 1)
     return None
 
 

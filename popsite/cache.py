@@ -56,6 +56,7 @@ class ResilientRedisCache(RedisCache):
     add = _answering(lambda *args, **kwargs: False)(RedisCache.add)
     set = _answering(lambda *args, **kwargs: None)(RedisCache.set)
     set_many = _answering(lambda data, *args, **kwargs: list(data))(RedisCache.set_many)
+    incr = _answering(lambda *args, **kwargs: 0)(RedisCache.incr)  # budgets fail open
     touch = _answering(lambda *args, **kwargs: False)(RedisCache.touch)
     delete = _answering(lambda *args, **kwargs: False)(RedisCache.delete)
     delete_many = _answering(lambda *args, **kwargs: None)(RedisCache.delete_many)
