@@ -15,9 +15,12 @@ TOMSELECT_VERSION="2.6.2"
 BOOTSTRAP_VERSION="5.3.9"
 CHARTJS_GEO_VERSION="4.3.6"
 WORLD_ATLAS_VERSION="2.0.2"
+AXE_CORE_VERSION="4.14.1"
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENDOR_DIR="$REPO_ROOT/static/vendor"
+# axe-core is for the browser tests only: it is never served, so it lives beside the tests.
+TEST_VENDOR_DIR="$REPO_ROOT/tests/vendor"
 
 TMP_DIR="$(mktemp -d)"
 cleanup() { rm -rf "$TMP_DIR"; }
@@ -76,6 +79,7 @@ fetch tom-select "$TOMSELECT_VERSION"
 fetch bootstrap "$BOOTSTRAP_VERSION"
 fetch chartjs-chart-geo "$CHARTJS_GEO_VERSION"
 fetch world-atlas "$WORLD_ATLAS_VERSION"
+fetch axe-core "$AXE_CORE_VERSION"
 
 mkdir -p "$VENDOR_DIR"
 
@@ -123,6 +127,14 @@ fresh_dir "$dest"
 cp "$pkg/countries-110m.json" "$dest/countries-110m.json"
 [[ -s "$dest/countries-110m.json" ]] || die "world-atlas: countries-110m.json is missing"
 copy_license "$pkg" "$dest"
+
+# --- axe-core (accessibility rules, injected into pages by tests/test_accessibility_browser.py) --
+pkg="$TMP_DIR/axe-core/package"
+dest="$TEST_VENDOR_DIR/axe-core"
+fresh_dir "$dest"
+copy_asset "$pkg/axe.min.js" "$dest/axe.min.js"
+copy_license "$pkg" "$dest"
+echo "axe-core@${AXE_CORE_VERSION}" > "$dest/VERSION"
 
 # --- Versions manifest ------------------------------------------------------
 cat > "$VENDOR_DIR/VERSIONS.txt" <<VERSIONS
