@@ -16,6 +16,9 @@ BOOTSTRAP_VERSION="5.3.9"
 CHARTJS_GEO_VERSION="4.3.6"
 WORLD_ATLAS_VERSION="2.0.2"
 AXE_CORE_VERSION="4.14.1"
+# Used only to build the world map's shapes from world-atlas (scripts/build-world-atlas.js).
+TOPOJSON_CLIENT_VERSION="3.1.0"
+TOPOJSON_SERVER_VERSION="3.0.1"
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENDOR_DIR="$REPO_ROOT/static/vendor"
@@ -80,6 +83,8 @@ fetch bootstrap "$BOOTSTRAP_VERSION"
 fetch chartjs-chart-geo "$CHARTJS_GEO_VERSION"
 fetch world-atlas "$WORLD_ATLAS_VERSION"
 fetch axe-core "$AXE_CORE_VERSION"
+fetch topojson-client "$TOPOJSON_CLIENT_VERSION"
+fetch topojson-server "$TOPOJSON_SERVER_VERSION"
 
 mkdir -p "$VENDOR_DIR"
 
@@ -120,12 +125,16 @@ fresh_dir "$dest"
 copy_asset "$pkg/build/index.umd.min.js" "$dest/index.umd.min.js"
 copy_license "$pkg" "$dest"
 
-# --- world-atlas (Natural Earth 1:110m country shapes as TopoJSON; ids are UN M49 codes) --
+# --- world-atlas (Natural Earth country shapes as TopoJSON; ids are UN M49 codes): 1:110m, with
+# the countries and areas it lacks taken from 1:50m or 1:10m (see scripts/build-world-atlas.js) --
 pkg="$TMP_DIR/world-atlas/package"
 dest="$VENDOR_DIR/world-atlas"
 fresh_dir "$dest"
-cp "$pkg/countries-110m.json" "$dest/countries-110m.json"
-[[ -s "$dest/countries-110m.json" ]] || die "world-atlas: countries-110m.json is missing"
+node "$REPO_ROOT/scripts/build-world-atlas.js" "$pkg" \
+    "$TMP_DIR/topojson-client/package/dist/topojson-client.js" \
+    "$TMP_DIR/topojson-server/package/dist/topojson-server.js" \
+    "$dest/countries-m49.json"
+[[ -s "$dest/countries-m49.json" ]] || die "world-atlas: countries-m49.json was not built"
 copy_license "$pkg" "$dest"
 
 # --- axe-core (accessibility rules, injected into pages by tests/test_accessibility_browser.py) --
@@ -143,7 +152,7 @@ chart.js@${CHARTJS_VERSION}
 tom-select@${TOMSELECT_VERSION}
 bootstrap@${BOOTSTRAP_VERSION}
 chartjs-chart-geo@${CHARTJS_GEO_VERSION}
-world-atlas@${WORLD_ATLAS_VERSION}
+world-atlas@${WORLD_ATLAS_VERSION} (countries-m49.json built with topojson-client@${TOPOJSON_CLIENT_VERSION}, topojson-server@${TOPOJSON_SERVER_VERSION})
 VERSIONS
 
 echo "Vendored files:"

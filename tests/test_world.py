@@ -2,9 +2,11 @@
 
 import csv
 import io
+import json
 import math
 
 import pytest
+from django.conf import settings
 from rest_framework.test import APIClient
 
 from forecasts import rules, services
@@ -85,6 +87,22 @@ def test_wpp2019_ranking_lists_every_country_with_data(wpp2019_dataset):
     assert ranking.failures == []
     assert not ranking.has_un
     assert all(row.change_percent is not None for row in ranking.rows)
+
+
+def test_the_map_has_a_shape_for_every_wpp2019_country(wpp2019_dataset):
+    """The vendored atlas (scripts/build-world-atlas.js) covers every country and area with data,
+    the small islands and the areas Natural Earth puts inside another country included."""
+    atlas = json.loads((settings.BASE_DIR / "static/vendor/world-atlas/countries-m49.json").read_text())
+    shapes = {int(shape["id"]) for shape in atlas["objects"]["countries"]["geometries"]}
+    countries = set(
+        Region.objects.with_data().filter(kind=rules.COUNTRY_KIND).values_list("code", flat=True)
+    )
+
+    assert len(countries) == 235
+    assert countries - shapes == set()
+    # Parts moved out of the country Natural Earth draws them in, and areas joined into one.
+    assert {254, 312, 474, 638, 175, 535, 772, 830} <= shapes
+    assert not {831, 832} & shapes
 
 
 def test_rows_are_recorded_inside_the_history_and_forecast_after(small_dataset):
@@ -286,7 +304,9 @@ def test_page_without_javascript_is_a_ranking_table(client, wpp2019_dataset):
     html = response.content.decode()
     countries = Region.objects.with_data().filter(kind=rules.COUNTRY_KIND).count()
     assert html.count('<tr data-code="') == countries
-    assert 'id="world-map-figure" hidden' in html  # the map's space: only when the script runs
+    # The map's space is reserved from the first paint, and hidden by no-script.css without scripts.
+    assert 'world-map-figure needs-script" id="world-map-figure"' in html
+    assert "css/no-script." in html.split("<noscript>")[1].split("</noscript>")[0]
     assert '<th scope="col" data-sort="change" aria-sort="descending"' in html
     assert "<caption" in html
     assert "Forecast change in population from 2020 to 2050, in percent" in html

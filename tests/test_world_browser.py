@@ -14,7 +14,7 @@ from .test_world import write_un_file
 pytestmark = pytest.mark.browser
 
 WIDTHS = [pytest.param((1366, 900), id="1366px"), pytest.param((390, 844), id="390px")]
-NIGER = "562"  # compact, inland: its centroid is inside it at 110m
+NIGER = "562"  # compact, inland: its centroid is inside it at 1:110m
 MAP_LOAD_SECONDS = 1.0
 
 
@@ -121,6 +121,8 @@ def test_map_draws_and_a_country_shows_its_tooltip_and_opens_its_page(
     assert warm < MAP_LOAD_SECONDS * 2, f"map drawn after {warm:.2f}s"  # 2 shared cores
     expect(tab.locator("#world-map-figure")).to_be_visible()
     expect(tab.locator("#world-table tbody tr")).to_have_count(235)
+    # Every country in the table has its shape on the map, the smallest islands included.
+    assert tab.locator("#world-map-figure").get_attribute("data-mapped") == "235"
 
     point = _country_point(tab, NIGER)
     tab.mouse.move(point["x"], point["y"])

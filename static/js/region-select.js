@@ -14,7 +14,9 @@
     var label = document.querySelector("label[for='" + select.id + "']");
     var name = label ? label.textContent.trim() : "";
     new TomSelect(select, {
-      plugins: multiple ? ["remove_button"] : [],
+      // A single choice searches in the dropdown: Tom Select's hidden in-box input would refuse
+      // pasted text once a region is chosen.
+      plugins: multiple ? ["remove_button"] : ["dropdown_input"],
       maxItems: multiple ? maxItems : 1,
       maxOptions: null,
       allowEmptyOption: !multiple,

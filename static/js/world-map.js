@@ -167,6 +167,9 @@
         },
       },
     });
+    // How many of the data's regions have a shape on the map (the browser tests compare it with
+    // the table's rows).
+    figure.dataset.mapped = points.filter(function (point) { return point.region; }).length;
     canvas.dataset.ready = "true";
     figure.dataset.ready = "true";
     return chart;
@@ -175,10 +178,13 @@
   function start() {
     var figure = document.getElementById("world-map-figure");
     var canvas = document.getElementById("world-map");
-    if (!figure || !canvas || typeof Chart === "undefined" || typeof ChartGeo === "undefined") {
+    if (!figure || !canvas) {
       return;
     }
-    figure.hidden = false; // reserve the map's space only when it can be drawn
+    if (typeof Chart === "undefined" || typeof ChartGeo === "undefined") {
+      fail(figure, "The map could not be drawn (its scripts did not load); the table below has every value.");
+      return;
+    }
     var json = function (url) {
       return fetch(url, { headers: { Accept: "application/json" } }).then(function (response) {
         if (!response.ok) {
