@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run env worker data-official test test-fast lint migrations-check serve collectstatic clean check-deploy check-reliability check-api-contract bench-import bench-http bench-accuracy
+.PHONY: run env worker data-official test test-fast lint migrations-check serve collectstatic clean check-deploy check-reliability check-api-contract check-site-quality bench-import bench-http bench-accuracy
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,11 @@ check-reliability: $(VENV)/.installed
 ## PostgreSQL (its own database API_CONTRACT_DATABASE_URL, default popforecasts_api; about 2 minutes)
 check-api-contract: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/check_api_contract.py
+
+## check-site-quality: axe-core (every page, 1366 and 390 px) and Lighthouse scores in one table,
+## against the targets (needs Node.js/npm and /usr/bin/chromium; installs Lighthouse into .cache)
+check-site-quality: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/check_site_quality.py
 
 ## bench-import / bench-http: print import time and memory; HTTP throughput side by side with the original
 ## app (its own virtualenv ORIGINAL_VENV, default /tmp/orig-venv: see benchmarks/bench_http.py), as ratios
