@@ -58,10 +58,25 @@ def serve_site(folder: Path) -> tuple[common.Gunicorn, int]:
         ["migrate", "--noinput", "-v0"],
         ["collectstatic", "--noinput", "-v0"],
         ["import_wpp"],
-        ["forecast", "--region", "900", "--region", "250", "--from", "2030", "--to", "2050", "--save"],
+        [
+            "forecast",
+            "--region",
+            "900",
+            "--region",
+            "250",
+            "--from",
+            "2030",
+            "--to",
+            "2050",
+            "--save",
+        ],
     ]:
         result = subprocess.run(
-            [common.PYTHON, "manage.py", *arguments], cwd=ROOT, env=env, capture_output=True, text=True
+            [common.PYTHON, "manage.py", *arguments],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
         )
         if result.returncode:
             raise SystemExit(f"manage.py {' '.join(arguments)} failed:\n{result.stderr}")
@@ -75,8 +90,16 @@ def install_lighthouse() -> None:
     print(f"installing lighthouse@{LIGHTHOUSE_VERSION} into {LIGHTHOUSE_DIR}", flush=True)
     LIGHTHOUSE_DIR.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        ["npm", "install", "--silent", "--no-audit", "--no-fund", "--prefix", str(LIGHTHOUSE_DIR),
-         f"lighthouse@{LIGHTHOUSE_VERSION}"],
+        [
+            "npm",
+            "install",
+            "--silent",
+            "--no-audit",
+            "--no-fund",
+            "--prefix",
+            str(LIGHTHOUSE_DIR),
+            f"lighthouse@{LIGHTHOUSE_VERSION}",
+        ],
         check=True,
     )
 
@@ -100,9 +123,15 @@ def lighthouse_scores(url: str, folder: Path, attempts: int = 3) -> dict[str, in
     report = folder / "lighthouse.json"
     for attempt in range(1, attempts + 1):
         result = subprocess.run(
-            [str(LIGHTHOUSE), url, "--quiet", "--output=json", f"--output-path={report}",
-             "--chrome-flags=--headless=new --no-sandbox --disable-gpu",
-             f"--only-categories={','.join(CATEGORIES)}"],
+            [
+                str(LIGHTHOUSE),
+                url,
+                "--quiet",
+                "--output=json",
+                f"--output-path={report}",
+                "--chrome-flags=--headless=new --no-sandbox --disable-gpu",
+                f"--only-categories={','.join(CATEGORIES)}",
+            ],
             env={**os.environ, "CHROME_PATH": CHROMIUM},
         )
         if result.returncode == 0:
@@ -114,7 +143,9 @@ def lighthouse_scores(url: str, folder: Path, attempts: int = 3) -> dict[str, in
 
 
 def missed(scores: dict[str, int], held: bool, violations: list[list[str]]) -> list[str]:
-    problems = [f"axe at {w[0]} px: {', '.join(v)}" for w, v in zip(WIDTHS, violations) if v]
+    problems = [
+        f"axe at {w[0]} px: {', '.join(v)}" for w, v in zip(WIDTHS, violations, strict=True) if v
+    ]
     if held:
         problems += [
             f"Lighthouse {name} {scores[name]} < {TARGETS[name]}"
@@ -140,8 +171,12 @@ def main() -> int:
                 violations = [axe_violations(browser, url, size) for size in WIDTHS]
                 scores = lighthouse_scores(url, Path(folder))
                 marks = [f"{scores[c]}{'' if held else ' (info)'}" for c in CATEGORIES]
-                print(f"| {name} | {len(violations[0])} | {len(violations[1])} | "
-                      + " | ".join(marks) + " |", flush=True)
+                print(
+                    f"| {name} | {len(violations[0])} | {len(violations[1])} | "
+                    + " | ".join(marks)
+                    + " |",
+                    flush=True,
+                )
                 problems += [f"{name}: {problem}" for problem in missed(scores, held, violations)]
             browser.close()
     for problem in problems:

@@ -19,6 +19,8 @@ AXE_CORE_VERSION="4.14.1"
 # Used only to build the world map's shapes from world-atlas (scripts/build-world-atlas.js).
 TOPOJSON_CLIENT_VERSION="3.1.0"
 TOPOJSON_SERVER_VERSION="3.0.1"
+# The fonts of the server-drawn PNG charts (forecasts/charts.py; Pillow's own font has no accents).
+DEJAVU_VERSION="2.37.3"
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENDOR_DIR="$REPO_ROOT/static/vendor"
@@ -85,6 +87,7 @@ fetch world-atlas "$WORLD_ATLAS_VERSION"
 fetch axe-core "$AXE_CORE_VERSION"
 fetch topojson-client "$TOPOJSON_CLIENT_VERSION"
 fetch topojson-server "$TOPOJSON_SERVER_VERSION"
+fetch dejavu-fonts-ttf "$DEJAVU_VERSION"
 
 mkdir -p "$VENDOR_DIR"
 
@@ -144,6 +147,14 @@ fresh_dir "$dest"
 copy_asset "$pkg/axe.min.js" "$dest/axe.min.js"
 copy_license "$pkg" "$dest"
 echo "axe-core@${AXE_CORE_VERSION}" > "$dest/VERSION"
+
+# --- DejaVu Sans (regular and bold) for charts.png: read by the server, never served -------------
+pkg="$TMP_DIR/dejavu-fonts-ttf/package"
+dest="$REPO_ROOT/forecasts/fonts"
+fresh_dir "$dest"
+cp "$pkg/ttf/DejaVuSans.ttf" "$pkg/ttf/DejaVuSans-Bold.ttf" "$dest/"
+copy_license "$pkg" "$dest"
+echo "dejavu-fonts-ttf@${DEJAVU_VERSION}" > "$dest/VERSION"
 
 # --- Versions manifest ------------------------------------------------------
 cat > "$VENDOR_DIR/VERSIONS.txt" <<VERSIONS

@@ -81,9 +81,7 @@ def _violations(tab, axe_source):
 @pytest.mark.parametrize("path, ready", PAGES.values(), ids=PAGES.keys())
 def test_axe_finds_no_violation(browser, site, axe_source, size, path, ready):
     # bypass_csp lets the test inject axe; the pages' own scripts are unchanged.
-    context = browser.new_context(
-        viewport={"width": size[0], "height": size[1]}, bypass_csp=True
-    )
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]}, bypass_csp=True)
     tab = context.new_page()
     refuse_other_hosts(tab, site.url)
     try:

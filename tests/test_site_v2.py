@@ -1,6 +1,8 @@
 """Site v2: charts people share (joined lines, server SVG, embed, previews), numbers people
 read, search that forgives, limits that are said aloud."""
 
+import io
+
 import pytest
 from pytest_django.asserts import assertContains, assertNotContains
 
@@ -116,12 +118,73 @@ def test_run_page_has_link_preview_tags_and_a_description(client, small_dataset)
     response = client.get(f"/runs/{run.pk}/")
 
     assertContains(response, '<meta property="og:title" content="Population of WORLD')
+    # Link previews need a raster image: social sites do not show SVG.
     assertContains(
-        response, f'<meta property="og:image" content="http://testserver/runs/{run.pk}.svg">'
+        response, f'<meta property="og:image" content="http://testserver/runs/{run.pk}.png">'
     )
+    assertContains(response, '<meta property="og:image:type" content="image/png">')
     assertContains(response, '<meta name="twitter:card" content="summary_large_image">')
     assertContains(response, '<meta name="description" content="WORLD: ')
     assertNotContains(response, 'src="http')
+
+
+def _png_size(content: bytes) -> tuple[int, int]:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(content)) as image:
+        image.verify()
+        return image.size
+
+
+def test_run_png_is_the_chart_as_a_16_by_9_image(client, small_dataset):
+    run = _run()
+
+    linear = client.get(f"/runs/{run.pk}.png")
+    log = client.get(f"/runs/{run.pk}.png?scale=log&download=1")
+
+    assert linear["Content-Type"] == "image/png"
+    assert _png_size(linear.content) == (1600, 900)
+    assert log["Content-Disposition"] == f'attachment; filename="forecast-run-{run.pk}.png"'
+    assert linear.content != log.content
+
+
+def test_png_draws_accented_names_with_a_real_font():
+    """Pillow's built-in font has no accents: "Réunion" would come out as boxes."""
+    chart = {
+        "title": "Réunion – Côte d’Ivoire",
+        "series": [{"name": "Réunion", "history": [[2000, 700_000], [2020, 890_000]]}],
+    }
+    from PIL import ImageFont
+
+    font = ImageFont.truetype(str(charts.FONTS / "DejaVuSans.ttf"), 24)
+    missing = font.getmask("\uffff")
+    assert all(bytes(font.getmask(letter)) != bytes(missing) for letter in "éô’–")
+    assert _png_size(charts.png(chart)) == (1600, 900)
+
+
+def test_region_page_shares_its_chart_like_a_run(client, small_dataset):
+    page = client.get("/regions/250/")
+    svg = client.get("/regions/250.svg?download=1")
+    png = client.get("/regions/250.png")
+    embed = client.get("/regions/250/embed/")
+
+    assertContains(page, '<meta property="og:image" content="http://testserver/regions/250.png">')
+    assertContains(page, 'id="download-svg" data-scale-link href="/regions/250.svg?download=1"')
+    assertContains(page, 'id="copy-link" data-url="http://testserver/regions/250/"')
+    assertContains(page, "&lt;iframe src=&quot;http://testserver/regions/250/embed/&quot;")
+    assert svg["Content-Disposition"] == 'attachment; filename="population-250.svg"'
+    assert b"France" in svg.content
+    assert _png_size(png.content) == (1600, 900)
+    assert embed.status_code == 200 and "X-Frame-Options" not in embed.headers
+    assert "frame-ancestors *" in embed["Content-Security-Policy"]
+    assertContains(embed, '<h1 class="visually-hidden">Population of France')
+
+
+@pytest.mark.parametrize(
+    "path", ["/regions/999999.png", "/regions/999999.svg", "/regions/999999/embed/"]
+)
+def test_a_region_without_data_has_no_chart_to_share(client, small_dataset, path):
+    assert client.get(path).status_code == 404
 
 
 @pytest.mark.parametrize(

@@ -92,7 +92,9 @@ def test_wpp2019_ranking_lists_every_country_with_data(wpp2019_dataset):
 def test_the_map_has_a_shape_for_every_wpp2019_country(wpp2019_dataset):
     """The vendored atlas (scripts/build-world-atlas.js) covers every country and area with data,
     the small islands and the areas Natural Earth puts inside another country included."""
-    atlas = json.loads((settings.BASE_DIR / "static/vendor/world-atlas/countries-m49.json").read_text())
+    atlas = json.loads(
+        (settings.BASE_DIR / "static/vendor/world-atlas/countries-m49.json").read_text()
+    )
     shapes = {int(shape["id"]) for shape in atlas["objects"]["countries"]["geometries"]}
     countries = set(
         Region.objects.with_data().filter(kind=rules.COUNTRY_KIND).values_list("code", flat=True)

@@ -2,12 +2,15 @@
 
 from urllib.parse import urlencode
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
 from forecasts import charts, forms, page_cache, presenters, selectors, services
 from forecasts.active_data import active_data
 from forecasts.models import Region
+
+from .charts import chart_image, embed_page
 
 LATEST_RUNS = 10
 
@@ -50,14 +53,9 @@ def region_detail(request, code):
 
 def _region_page(request, code, data):
     region = get_object_or_404(Region.objects.select_related("parent"), code=code)
-    history = data.history(region.code) if data else ([], [])
-    outlook = services.region_outlook(data=data, region=region) if data else None
-    scale = presenters.chart_scale(request.GET.get("scale"))
-    if outlook:
-        level = presenters.percent(outlook.level)
-        chart = presenters.forecast_chart([outlook], [history], level=level, scale=scale)
-    else:
-        chart = presenters.history_chart(region.name, history, scale=scale)
+    history, outlook, chart = _region_chart(request, region, data)
+    scale = chart["scale"]
+    permalink = request.build_absolute_uri(region.get_absolute_url())
     context = {
         "region": region,
         "children": region.children.all(),
@@ -73,9 +71,52 @@ def _region_page(request, code, data):
         "scale": scale,
         "chart_caption": _region_chart_caption(region, outlook),
         "description": presenters.region_description(region, history, outlook),
-        "permalink": request.build_absolute_uri(region.get_absolute_url()),
+        "permalink": permalink,
+        "image_url": request.build_absolute_uri(reverse("forecasts:region_png", args=[code])),
+        "image_name": f"population-{code}",
+        "embed_html": presenters.embed_html(
+            request.build_absolute_uri(reverse("forecasts:region_embed", args=[code])),
+            title=chart["title"],
+        ),
     }
     return render(request, "forecasts/region_detail.html", context)
+
+
+def region_image(request, code, kind):
+    """The region's chart (history and outlook) as ``kind``, svg or png: downloads and previews."""
+    region, data = _region_with_data(code)
+    return chart_image(request, _region_chart(request, region, data)[2], kind, f"population-{code}")
+
+
+def region_embed(request, code):
+    region, data = _region_with_data(code)
+    return embed_page(
+        request,
+        _region_chart(request, region, data)[2],
+        permalink=request.build_absolute_uri(region.get_absolute_url()),
+        link_text=region.name,
+    )
+
+
+def _region_with_data(code):
+    """The region and the active data, or a 404 when it has no recorded population to draw."""
+    data = active_data()
+    if data is None or code not in data.regions:
+        raise Http404("No recorded population for this region.")
+    return get_object_or_404(Region, code=code), data
+
+
+def _region_chart(request, region, data) -> tuple:
+    """The region's history, its outlook (None without data) and the chart of both."""
+    history = data.history(region.code) if data else ([], [])
+    outlook = services.region_outlook(data=data, region=region) if data else None
+    scale = presenters.chart_scale(request.GET.get("scale"))
+    if outlook:
+        level = presenters.percent(outlook.level)
+        chart = presenters.forecast_chart([outlook], [history], level=level, scale=scale)
+    else:
+        chart = presenters.history_chart(region.name, history, scale=scale)
+    return history, outlook, chart
 
 
 def _region_chart_caption(region: Region, outlook) -> str:

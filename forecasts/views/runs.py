@@ -1,17 +1,18 @@
-"""Stored runs: the page, its chart as SVG, the embeddable chart, the downloads, and the history."""
+"""Stored runs: the page, its chart as SVG and PNG, the embeddable chart, the downloads, and the
+history."""
 
 from urllib.parse import urlencode
 
-from csp.decorators import csp_replace
 from django.core.paginator import Paginator
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.views.decorators.clickjacking import xframe_options_exempt
 
 from forecasts import charts, forms, page_cache, presenters, rules, selectors, services
 from forecasts.active_data import active_data
 from forecasts.models import ForecastRun, Region
+
+from .charts import chart_image, embed_page
 
 RUNS_PER_PAGE = 25
 
@@ -62,7 +63,8 @@ def _run_page(request, run, data):
         "chart_svg": charts.svg(chart, standalone=False),
         "chart_gaps": presenters.chart_gaps(chart["series"]),
         "chart_caption": _run_chart_caption(run, any(result.un for result in results)),
-        "image_url": request.build_absolute_uri(reverse("forecasts:run_svg", args=[run.pk])),
+        "image_url": request.build_absolute_uri(reverse("forecasts:run_png", args=[run.pk])),
+        "image_name": f"forecast-run-{run.pk}",
         "embed_html": presenters.embed_html(
             request.build_absolute_uri(reverse("forecasts:run_embed", args=[run.pk])),
             title=chart["title"],
@@ -93,38 +95,27 @@ def _run_chart(run, results, data, scale) -> dict:
     )
 
 
-def run_svg(request, pk):
-    """The run's chart drawn on the server (charts.svg): the no-JavaScript chart, the "Download
-    SVG" button and the link preview's image; ``?scale=log`` as on the page."""
+def run_image(request, pk, kind):
+    """The run's chart as ``kind`` (svg or png) drawn on the server: the no-JavaScript chart's
+    twin, the download buttons and the link previews' image; ``?scale=log`` as on the page."""
     run = get_object_or_404(ForecastRun.objects.select_related("dataset"), pk=pk)
-    data = active_data()
-    chart = _run_chart(
-        run, services.forecast_run_results(run, data=data), data, request.GET.get("scale")
-    )
-    response = HttpResponse(charts.svg(chart), content_type="image/svg+xml; charset=utf-8")
-    if "download" in request.GET:
-        response["Content-Disposition"] = f'attachment; filename="forecast-run-{run.pk}.svg"'
-    return response
+    return chart_image(request, _stored_run_chart(request, run), kind, f"forecast-run-{run.pk}")
 
 
-@xframe_options_exempt
-@csp_replace({"frame-ancestors": ["*"]})
 def run_embed(request, pk):
-    """The run's chart alone, for other sites to put in an <iframe>: this view only may be
-    framed by anyone (X-Frame-Options left out, CSP frame-ancestors *); every other page keeps
-    DENY / 'none'."""
     run = get_object_or_404(ForecastRun.objects.select_related("dataset"), pk=pk)
-    data = active_data()
-    chart = _run_chart(
-        run, services.forecast_run_results(run, data=data), data, request.GET.get("scale")
+    return embed_page(
+        request,
+        _stored_run_chart(request, run),
+        permalink=request.build_absolute_uri(run.get_absolute_url()),
+        link_text=f"Forecast #{run.pk}",
     )
-    context = {
-        "run": run,
-        "chart": chart,
-        "chart_svg": charts.svg(chart, standalone=False),
-        "permalink": request.build_absolute_uri(run.get_absolute_url()),
-    }
-    return render(request, "forecasts/run_embed.html", context)
+
+
+def _stored_run_chart(request, run) -> dict:
+    data = active_data()
+    results = services.forecast_run_results(run, data=data)
+    return _run_chart(run, results, data, request.GET.get("scale"))
 
 
 def run_csv(request, pk):
