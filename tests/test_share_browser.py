@@ -83,12 +83,16 @@ def test_without_javascript_the_chart_is_the_servers_and_its_svg_downloads(
 
     expect(tab.locator("#chart-svg svg")).to_be_visible()
     expect(tab.get_by_role("button", name="Copy link")).to_be_hidden()
-    expect(tab.get_by_role("link", name="Download PNG")).to_be_hidden()
     with tab.expect_download() as svg:
         tab.get_by_role("link", name="Download SVG").click()
-    path = tmp_path / "chart.svg"
-    svg.value.save_as(path)
-    assert path.read_text(encoding="utf-8").startswith("<?xml")
+    with tab.expect_download() as png:  # the server's drawing of the same chart
+        tab.get_by_role("link", name="Download PNG").click()
+    svg_path, png_path = tmp_path / "chart.svg", tmp_path / "chart.png"
+    svg.value.save_as(svg_path)
+    png.value.save_as(png_path)
+    assert svg_path.read_text(encoding="utf-8").startswith("<?xml")
+    assert png_path.read_bytes().startswith(PNG_SIGNATURE)
+    assert png.value.suggested_filename == f"{site.files[which]}.png"
     context.close()
 
 

@@ -33,7 +33,9 @@ from .documents import (
     world_records,
 )
 from .numbers import (
+    LICENCE,
     SCALE_WORDS,
+    SOURCE,
     UNIT,
     number_cell,
     percent,
@@ -65,6 +67,8 @@ __all__ = [
     "PALETTE",
     "SCALES",
     "SCALE_WORDS",
+    "LICENCE",
+    "SOURCE",
     "UNIT",
     "WORLD_CSV_COLUMNS",
     "chart_data",

@@ -7,7 +7,7 @@ import json
 
 from forecasts import rules
 
-from .numbers import UNIT, persons
+from .numbers import LICENCE, SOURCE, UNIT, persons
 from .tables import un_rows
 
 CSV_COLUMNS = [
@@ -23,12 +23,21 @@ CSV_COLUMNS = [
     "un_upper",
     "outside_un_band",
     "last_recorded_year",
+    "method",
+    "lags",
+    "level",
+    "interval",
+    "dataset",
+    "unit",
+    "source",
+    "licence",
 ]
 
 
-def results_records(results) -> list[dict]:
+def results_records(results, *, dataset: str) -> list[dict]:
     """One flat record per region and year with unrounded values in persons, the UN projection
-    beside it when the data has one, and the last year the region's data record."""
+    beside it when the data has one, the last year the region's data record, and what a file
+    needs to stand alone: the model and its settings, the dataset edition, unit, source, licence."""
     records = []
     for result in results:
         un_by_year = {row["year"]: row for row in un_rows(result)}
@@ -48,12 +57,21 @@ def results_records(results) -> list[dict]:
                     "un_upper": un.get("upper"),
                     "outside_un_band": un.get("outside_un_band"),
                     "last_recorded_year": result.last_recorded_year,
+                    "method": result.method,
+                    "lags": result.lags,
+                    "level": result.level,
+                    "interval": result.interval_label,
+                    "dataset": dataset,
+                    "unit": UNIT,
+                    "source": SOURCE,
+                    "licence": LICENCE,
                 }
             )
     return records
 
 
-def results_csv(results) -> str:
+def results_csv(results, *, dataset: str) -> str:
+    """The results as CSV, one row per region and year (results_records), ``dataset`` its edition."""
     buffer = io.StringIO()
     # Text is quoted, so a name with a line break stays one cell; numbers stay bare.
     writer = csv.DictWriter(
@@ -62,7 +80,7 @@ def results_csv(results) -> str:
     writer.writeheader()
     writer.writerows(
         {name: csv_safe(value) for name, value in record.items()}
-        for record in results_records(results)
+        for record in results_records(results, dataset=dataset)
     )
     return buffer.getvalue()
 
@@ -116,6 +134,8 @@ def forecast_document(results, *, dataset, codes, start, end, method, lags, leve
             "level": level,
         },
         "unit": UNIT,
+        "source": SOURCE,
+        "licence": LICENCE,
         "results": [region_result_document(result) for result in results],
     }
 
@@ -139,6 +159,8 @@ def run_document(run, results, *, url: str) -> dict:
         "created_at": _timestamp(run.created_at),
         "duration_ms": run.duration_ms,
         "unit": UNIT,
+        "source": SOURCE,
+        "licence": LICENCE,
         "results": [region_result_document(result) for result in results],
     }
 

@@ -3,6 +3,9 @@
 import math
 
 UNIT = "persons"
+# Where every number comes from and on what terms: carried by each download, so a file stands alone.
+SOURCE = "United Nations, DESA, Population Division: World Population Prospects"
+LICENCE = "CC BY 3.0 IGO"
 
 
 def persons_rounded(value: float | None) -> str:

@@ -119,9 +119,9 @@ def _stored_run_chart(request, run) -> dict:
 
 
 def run_csv(request, pk):
-    run = get_object_or_404(ForecastRun, pk=pk)
+    run = get_object_or_404(ForecastRun.objects.select_related("dataset"), pk=pk)
     response = HttpResponse(
-        presenters.results_csv(services.forecast_run_results(run)),
+        presenters.results_csv(services.forecast_run_results(run), dataset=run.dataset.edition),
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="forecast-run-{run.pk}.csv"'

@@ -311,10 +311,6 @@
       },
     });
 
-    var switchBox = document.querySelector(".chart-scale-switch");
-    if (switchBox) {
-      switchBox.hidden = false;
-    }
     if (toggle) {
       toggle.addEventListener("change", function () {
         chart.options.scales.y.type = toggle.checked ? "logarithmic" : "linear";
@@ -324,7 +320,7 @@
     }
     var png = document.getElementById("download-png");
     if (png) {
-      png.hidden = false;
+      // The chart as drawn here (its scale, its size); the link's own href is the server's PNG.
       png.addEventListener("click", function () {
         png.href = chart.toBase64Image("image/png");
       });

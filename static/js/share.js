@@ -1,7 +1,7 @@
 // The run page's "Copy link" button: copies the permanent link (with the chart's scale, if the
 // log scale is on) with the Clipboard API, or, where that is refused (an http page, an old
 // browser), with a selected text field and execCommand; failing both, it shows the link selected
-// for the person to copy. The button stays hidden without JavaScript (the link is on the page).
+// for the person to copy. The button is hidden without JavaScript (no-script.css; the link is on the page).
 (function () {
   "use strict";
 
@@ -37,7 +37,6 @@
     if (!button) {
       return;
     }
-    button.hidden = false;
     button.addEventListener("click", function () {
       var text = linkToCopy(button);
       function done(copied) {

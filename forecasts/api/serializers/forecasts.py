@@ -189,6 +189,8 @@ class ForecastOutputSerializer(serializers.Serializer):
     dataset = DatasetRefOutputSerializer()
     params = ForecastParamsOutputSerializer()
     unit = serializers.CharField(help_text='Always "persons".')
+    source = serializers.CharField(help_text="Where the data come from (UN WPP).")
+    licence = serializers.CharField(help_text="The data's licence (CC BY 3.0 IGO).")
     results = RegionResultOutputSerializer(many=True)
 
 
@@ -224,7 +226,9 @@ class RunDetailOutputSerializer(RunOutputSerializer):
     is the same document)."""
 
     unit = serializers.CharField(help_text='Always "persons".')
+    source = serializers.CharField(help_text="Where the data come from (UN WPP).")
+    licence = serializers.CharField(help_text="The data's licence (CC BY 3.0 IGO).")
     results = RegionResultOutputSerializer(many=True)
 
     class Meta(RunOutputSerializer.Meta):
-        fields = [*RunOutputSerializer.Meta.fields, "unit", "results"]
+        fields = [*RunOutputSerializer.Meta.fields, "unit", "source", "licence", "results"]

@@ -99,7 +99,9 @@ class Command(BaseCommand):
         except (rules.ForecastError, selectors.RegionLookupError) as error:
             raise CommandError(str(error), returncode=2) from None
         if format == "csv":
-            self.stdout.write(presenters.results_csv(results), ending="")
+            self.stdout.write(
+                presenters.results_csv(results, dataset=data.dataset.edition), ending=""
+            )
         elif format == "json":
             document = presenters.forecast_document(
                 results, dataset=data.dataset, codes=[r.code for r in regions], **settings
