@@ -185,6 +185,20 @@ QUERY_CASES = {
     "regions page: q has NUL": ("/regions/", {"q": "Fr\x00ance"}, {400}),
     "regions page: q is 10,000 chars": ("/regions/", {"q": "é" * 10_000}, {400}),
     "regions page: q is LIKE wildcards": ("/regions/", {"q": "%_%\\"}, {200}),
+    "world page: from is text": ("/world/", {"from": "abc"}, {400}),
+    "world page: from is huge": ("/world/", {"from": HUGE}, {400}),
+    "world page: to is huge": ("/world/", {"to": HUGE}, {400}),
+    "world page: from after to": ("/world/", {"from": "2050", "to": "2030"}, {400}),
+    "world page: from before 1950": ("/world/", {"from": "1900"}, {400}),
+    "world page: to after 2100": ("/world/", {"to": "2101"}, {400}),
+    "world page: from has NUL": ("/world/", {"from": "20\x0030"}, {400}),
+    "world page: unknown view": ("/world/", {"view": "pie"}, {400}),
+    "world page: view is HTML": ("/world/", {"view": HTML}, {400}),
+    "world page: unknown sort": ("/world/", {"sort": "population; DROP"}, {400}),
+    "world page: unknown direction": ("/world/", {"dir": "sideways"}, {400}),
+    "world page: kind is NUL": ("/world/", {"kind": "\x00"}, {400}),
+    "world page: region is huge": ("/world/", {"region": HUGE}, {400}),
+    "world CSV: from is text": ("/world.csv", {"from": "abc"}, {400}),
 }
 
 
@@ -197,6 +211,164 @@ def test_hostile_query_string_is_refused_cleanly(
     response = hostile_client.get(url, params)
 
     assert_clean_4xx(response, expected)
+    assert snapshot() == before
+
+
+FORECAST_QUERY = {"regions": "900", "from": "2030", "to": "2035"}
+TWENTY_ONE_CODES = [str(code) for code in range(900, 921)]
+# The API answers {field: [messages]}; each row: URL, query, status, {field: words its message has}.
+API_FIELD_CASES = {
+    "api forecast: unknown parameter": (
+        "/api/forecast/",
+        {**FORECAST_QUERY, "callback": "x"},
+        400,
+        {"callback": "Unknown parameter"},
+    ),
+    "api forecast: to after 2100": (
+        "/api/forecast/",
+        {**FORECAST_QUERY, "to": "2101"},
+        400,
+        {"to": "2100"},
+    ),
+    "api forecast: from before 1950": (
+        "/api/forecast/",
+        {**FORECAST_QUERY, "from": "1949"},
+        400,
+        {"from": "1950"},
+    ),
+    "api forecast: from after to": (
+        "/api/forecast/",
+        {**FORECAST_QUERY, "from": "2040"},
+        400,
+        {"from": "must not be after"},
+    ),
+    "api forecast: 21 regions": (
+        "/api/forecast/",
+        {**FORECAST_QUERY, "regions": ",".join(TWENTY_ONE_CODES)},
+        400,
+        {"regions": "at most 20"},
+    ),
+    "api forecast: empty item between commas": (
+        "/api/forecast/",
+        {**FORECAST_QUERY, "regions": "900,,901"},
+        400,
+        {"regions": "empty"},
+    ),
+    "api forecast: unknown method": (
+        "/api/forecast/",
+        {**FORECAST_QUERY, "method": "prophet"},
+        400,
+        {"method": "use one of"},
+    ),
+    "api forecast: method is HTML": (
+        "/api/forecast/",
+        {**FORECAST_QUERY, "method": HTML},
+        400,
+        {"method": "use one of"},
+    ),
+    "api forecast: method has NUL": (
+        "/api/forecast/",
+        {**FORECAST_QUERY, "method": "levels\x00"},
+        400,
+        {"method": "use one of"},
+    ),
+    "api forecast: level 0": (
+        "/api/forecast/",
+        {**FORECAST_QUERY, "level": "0"},
+        400,
+        {"level": "between 0 and 1"},
+    ),
+    "api forecast: level 1": (
+        "/api/forecast/",
+        {**FORECAST_QUERY, "level": "1"},
+        400,
+        {"level": "at most 0.9999"},
+    ),
+    "api forecast: level -0.5": (
+        "/api/forecast/",
+        {**FORECAST_QUERY, "level": "-0.5"},
+        400,
+        {"level": "between 0 and 1"},
+    ),
+    "api forecast: level 1e-400 (rounds to 0)": (
+        "/api/forecast/",
+        {**FORECAST_QUERY, "level": "1e-400"},
+        400,
+        {"level": "between 0 and 1"},
+    ),
+    "api forecast: lags auto with NUL": (
+        "/api/forecast/",
+        {**FORECAST_QUERY, "lags": "auto\x00"},
+        400,
+        {"lags": "whole number"},
+    ),
+    "api forecast: to repeated, the last is checked": (
+        "/api/forecast/",
+        {**FORECAST_QUERY, "to": ["2035", "2101"]},
+        400,
+        {"to": "2100"},
+    ),
+    "api world: from is text": ("/api/world/", {"from": "abc"}, 400, {"from": "integer"}),
+    "api world: from is huge": (
+        "/api/world/",
+        {"from": HUGE},
+        400,
+        {"from": "between 1950 and 2100"},
+    ),
+    "api world: from has NUL": ("/api/world/", {"from": "20\x0030"}, 400, {"from": "integer"}),
+    "api world: from before 1950": ("/api/world/", {"from": "1949"}, 400, {"from": "1950"}),
+    "api world: to after 2100": ("/api/world/", {"to": "2101"}, 400, {"to": "2100"}),
+    "api world: from after to": (
+        "/api/world/",
+        {"from": "2050", "to": "2030"},
+        400,
+        {"from": "must not be after"},
+    ),
+    "api world: the page's view and sort are unknown here": (
+        "/api/world/",
+        {"view": "change", "sort": "name"},
+        400,
+        {"view": "Unknown parameter", "sort": "Unknown parameter"},
+    ),
+    "api world: kind is NUL": ("/api/world/", {"kind": "\x00"}, 400, {"kind": "Null characters"}),
+    "api world: unknown kind": ("/api/world/", {"kind": "Atlantis"}, 404, {"kind": "not a kind"}),
+    "api world: region is huge": ("/api/world/", {"region": HUGE}, 400, {"region": "less than"}),
+    "api series: variant is NUL": (
+        "/api/regions/900/series/",
+        {"variant": "\x00"},
+        400,
+        {"variant": "Null characters"},
+    ),
+    "api series: unknown variant": (
+        "/api/regions/900/series/",
+        {"variant": "Atlantis"},
+        404,
+        {"variant": "no variant"},
+    ),
+    "api regions: has_data is yes": (
+        "/api/regions/",
+        {"has_data": "yes"},
+        400,
+        {"has_data": "true"},
+    ),
+    "api runs: region is huge": ("/api/runs/", {"region": HUGE}, 400, {"region": "less than"}),
+}
+
+
+@pytest.mark.parametrize(
+    "url, params, status, fields", API_FIELD_CASES.values(), ids=API_FIELD_CASES.keys()
+)
+def test_hostile_api_query_is_refused_naming_the_parameter(
+    hostile_client, small_dataset, url, params, status, fields
+):
+    before = snapshot()
+
+    response = hostile_client.get(url, params)
+
+    assert_clean_4xx(response, {status})
+    errors = response.json()
+    for field, words in fields.items():
+        assert words in " ".join(errors[field]), errors
     assert snapshot() == before
 
 
