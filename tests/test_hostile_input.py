@@ -380,6 +380,63 @@ def test_ten_thousand_repeated_query_parameters_are_refused(hostile_client, smal
     assert_clean_4xx(response, {400})
 
 
+# --- Path parts and HTTP methods ---------------------------------------------------------------
+
+PATH_CASES = {
+    "region page: code is huge": f"/regions/{HUGE}/",
+    "region page: code is negative": "/regions/-1/",
+    "api region: code is text": "/api/regions/france/",
+    "api region series: code is huge": f"/api/regions/{HUGE}/series/",
+    "run page: id is huge": f"/runs/{HUGE}/",
+    "run CSV: id is huge": f"/runs/{HUGE}.csv",
+    "run embed: id is huge": f"/runs/{HUGE}/embed/",
+    "run embed: id 0": "/runs/0/embed/",
+    "run embed: id is text": "/runs/first/embed/",
+    "api run: id is text": "/api/runs/latest/",
+    "api run: id is huge": f"/api/runs/{HUGE}/",
+}
+
+
+@pytest.mark.parametrize("path", PATH_CASES.values(), ids=PATH_CASES.keys())
+def test_hostile_path_is_a_404(hostile_client, small_dataset, path):
+    before = snapshot()
+
+    response = hostile_client.get(path)
+
+    assert_clean_4xx(response, {404})
+    if path.startswith("/api/"):
+        assert response.json()["detail"]
+    assert snapshot() == before
+
+
+# Anonymous writes the API has no operation for, and TRACE (popsite.middleware.RefuseTraceMiddleware).
+METHOD_CASES = {
+    "PUT the run list": ("PUT", "/api/runs/"),
+    "PATCH a run": ("PATCH", "/api/runs/1/"),
+    "DELETE a run": ("DELETE", "/api/runs/1/"),
+    "DELETE a region": ("DELETE", "/api/regions/900/"),
+    "PUT a forecast": ("PUT", "/api/forecast/"),
+    "TRACE the home page": ("TRACE", "/"),
+    "TRACE the API": ("TRACE", "/api/runs/"),
+}
+
+
+@pytest.mark.parametrize("method, path", METHOD_CASES.values(), ids=METHOD_CASES.keys())
+def test_hostile_method_is_a_405(hostile_client, small_dataset, method, path):
+    services.forecast_run_create(
+        regions=list(Region.objects.filter(code=900)), start=2030, end=2031
+    )
+    before = snapshot()
+
+    response = hostile_client.generic(method, path, json.dumps(VALID_BODY), "application/json")
+
+    assert_clean_4xx(response, {405})
+    assert "GET" in response["Allow"] and method not in response["Allow"]
+    if path.startswith("/api/"):
+        assert method in response.json()["detail"]
+    assert snapshot() == before
+
+
 # --- JSON bodies: POST /api/runs/ -----------------------------------------------------------------
 
 JSON_CASES = {
