@@ -409,7 +409,8 @@ def test_hostile_path_is_a_404(hostile_client, small_dataset, path):
     assert snapshot() == before
 
 
-# Anonymous writes the API has no operation for, and TRACE (popsite.middleware.RefuseTraceMiddleware).
+# Anonymous writes the API has no operation for, TRACE (popsite.middleware.RefuseTraceMiddleware),
+# and methods a page does not serve: only the home page takes a POST (its form).
 METHOD_CASES = {
     "PUT the run list": ("PUT", "/api/runs/"),
     "PATCH a run": ("PATCH", "/api/runs/1/"),
@@ -418,6 +419,14 @@ METHOD_CASES = {
     "PUT a forecast": ("PUT", "/api/forecast/"),
     "TRACE the home page": ("TRACE", "/"),
     "TRACE the API": ("TRACE", "/api/runs/"),
+    "POST the history page": ("POST", "/runs/"),
+    "POST a run page": ("POST", "/runs/1/"),
+    "POST a region page": ("POST", "/regions/900/"),
+    "POST the accuracy page": ("POST", "/accuracy/"),
+    "POST the world page": ("POST", "/world/"),
+    "POST the world CSV": ("POST", "/world.csv"),
+    "PUT the home page": ("PUT", "/"),
+    "PROPFIND the home page": ("PROPFIND", "/"),
 }
 
 
