@@ -352,6 +352,30 @@ API_FIELD_CASES = {
         {"has_data": "true"},
     ),
     "api runs: region is huge": ("/api/runs/", {"region": HUGE}, 400, {"region": "less than"}),
+    "api accuracy: a parameter it does not take": (
+        "/api/accuracy/",
+        {"holdout": "20"},
+        400,
+        {"holdout": "takes no parameters"},
+    ),
+    "api datasets: a parameter it does not take": (
+        "/api/datasets/",
+        {"status": "failed"},
+        400,
+        {"status": "takes no parameters"},
+    ),
+    "api region: a parameter it does not take": (
+        "/api/regions/900/",
+        {"children": "false"},
+        400,
+        {"children": "takes no parameters"},
+    ),
+    "api run: a parameter it does not take": (
+        "/api/runs/1/",
+        {"fields": "id"},
+        400,
+        {"fields": "takes no parameters"},
+    ),
 }
 
 
