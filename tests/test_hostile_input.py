@@ -13,7 +13,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from forecasts import services
+from forecasts import services, throttling
 from forecasts.models import Dataset, ForecastPoint, ForecastRun, Region, YearlyPopulation
 
 VALID_FORM = {"regions": ["900", "901"], "from": "2030", "to": "2035", "lags": "1", "level": "0.95"}
@@ -43,6 +43,11 @@ def snapshot():
 def hostile_client():
     """A client that returns a 500 as a response instead of raising, so that a 500 fails clearly."""
     return Client(raise_request_exception=False)
+
+
+def messages_of(errors: dict, field: str) -> str:
+    """The messages an API error body gives for ``field`` (a list, or a dict by list index)."""
+    return json.dumps(errors[field], ensure_ascii=False)
 
 
 def assert_clean_4xx(response, expected):
@@ -392,7 +397,7 @@ def test_hostile_api_query_is_refused_naming_the_parameter(
     assert_clean_4xx(response, {status})
     errors = response.json()
     for field, words in fields.items():
-        assert words in " ".join(errors[field]), errors
+        assert words in messages_of(errors, field), errors
     assert snapshot() == before
 
 
@@ -468,6 +473,129 @@ def test_hostile_method_is_a_405(hostile_client, small_dataset, method, path):
     if path.startswith("/api/"):
         assert method in response.json()["detail"]
     assert snapshot() == before
+
+
+# --- Headers --------------------------------------------------------------------------------------
+
+HEADER_CASES = {
+    "Host not allowed, a page": ("/", {"HTTP_HOST": "evil.example"}, 400),
+    "Host not allowed, the API": ("/api/regions/", {"HTTP_HOST": "evil.example"}, 400),
+    "Host of 5,000 characters": ("/api/regions/", {"HTTP_HOST": "a" * 5000}, 400),
+    "Accept asks for XML": ("/api/regions/", {"HTTP_ACCEPT": "application/xml"}, 406),
+}
+
+
+@pytest.mark.parametrize("path, headers, status", HEADER_CASES.values(), ids=HEADER_CASES.keys())
+def test_hostile_header_is_refused(hostile_client, small_dataset, path, headers, status):
+    before = snapshot()
+
+    response = hostile_client.get(path, **headers)
+
+    assert_clean_4xx(response, {status})
+    if path.startswith("/api/"):
+        assert response.json()["detail"]
+    assert snapshot() == before
+
+
+# Headers a client may send but must not be able to use: a normal answer, as if they were absent.
+IGNORED_HEADER_CASES = {
+    "X-Forwarded-For is garbage": {"HTTP_X_FORWARDED_FOR": "not-an-address, ' OR 1=1 --, \x00"},
+    "X-Forwarded-For picks an address": {"HTTP_X_FORWARDED_FOR": "10.0.0.1"},
+    "a 100 KB session cookie": {"HTTP_COOKIE": "sessionid=" + "x" * 100_000},
+}
+
+
+@pytest.mark.parametrize("headers", IGNORED_HEADER_CASES.values(), ids=IGNORED_HEADER_CASES.keys())
+def test_hostile_header_is_ignored(hostile_client, small_dataset, headers):
+    """Without BEHIND_PROXY, X-Forwarded-For does not choose whose run budget is charged; a session
+    cookie that names no session leaves the client anonymous."""
+    response = hostile_client.get("/api/regions/", **headers)
+
+    assert response.status_code == 200
+    assert throttling.client_ident(response.wsgi_request) == "127.0.0.1"
+
+
+CSRF_CASES = {
+    "the forecast form": ("/", VALID_FORM, "application/x-www-form-urlencoded", False),
+    "the admin login": (
+        "/admin/login/",
+        {"username": "operator", "password": "a-long-test-password"},
+        "application/x-www-form-urlencoded",
+        False,
+    ),
+    "POST /api/runs/ with a session": ("/api/runs/", VALID_BODY, "application/json", True),
+}
+
+
+@pytest.mark.parametrize(
+    "path, data, content_type, signed_in", CSRF_CASES.values(), ids=CSRF_CASES.keys()
+)
+def test_post_without_csrf_token_is_a_403(
+    small_dataset, staff_user, path, data, content_type, signed_in
+):
+    """A browser's session must not be usable by another site: every POST that a session
+    authenticates (or that signs one in) needs the CSRF token."""
+    browser = Client(enforce_csrf_checks=True, raise_request_exception=False)
+    if signed_in:
+        browser.force_login(staff_user)
+    before = snapshot()
+
+    if content_type == "application/json":
+        response = browser.post(path, json.dumps(data), content_type=content_type)
+    else:
+        response = browser.post(path, data)
+
+    assert_clean_4xx(response, {403})
+    assert snapshot() == before
+
+
+# --- Admin changelists ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hostile_admin_client(admin_client):
+    """A signed-in superuser whose 500s come back as responses, as hostile_client's do."""
+    admin_client.raise_request_exception = False
+    return admin_client
+
+
+ADMIN_FILTER_CASES = {
+    "runs by method": "/admin/forecasts/forecastrun/?method=%00",
+    "runs by dataset": "/admin/forecasts/forecastrun/?dataset__id__exact=%00",
+    "yearly populations by variant": "/admin/forecasts/yearlypopulation/?variant=%00",
+    "yearly populations by decade": "/admin/forecasts/yearlypopulation/?decade=19%0050",
+    "regions by kind": "/admin/forecasts/region/?kind=%00",
+    "datasets by status": "/admin/forecasts/dataset/?status=%00",
+    "jobs by status": "/admin/forecasts/job/?status=%00",
+}
+
+
+@pytest.mark.parametrize("url", ADMIN_FILTER_CASES.values(), ids=ADMIN_FILTER_CASES.keys())
+def test_admin_filter_with_nul_is_a_400(hostile_admin_client, small_dataset, url):
+    before = snapshot()
+
+    response = hostile_admin_client.get(url)
+
+    assert_clean_4xx(response, {400})
+    assert snapshot() == before
+
+
+ADMIN_SEARCH_CASES = {
+    "regions": "/admin/forecasts/region/",
+    "yearly populations": "/admin/forecasts/yearlypopulation/",
+    "datasets": "/admin/forecasts/dataset/",
+}
+
+
+@pytest.mark.parametrize("url", ADMIN_SEARCH_CASES.values(), ids=ADMIN_SEARCH_CASES.keys())
+def test_admin_search_with_nul_is_refused_with_a_message(hostile_admin_client, small_dataset, url):
+    """Django's admin validates the search box: a NUL (which PostgreSQL cannot take) shows an error
+    and lists the rows unsearched."""
+    response = hostile_admin_client.get(url, {"q": "Fr\x00ance"})
+
+    assert response.status_code == 200
+    assert "Null characters are not allowed." in response.content.decode()
+    assert response.context["cl"].query == ""
 
 
 # --- JSON bodies: POST /api/runs/ -----------------------------------------------------------------
@@ -547,6 +675,66 @@ def test_hostile_json_body_is_refused_cleanly(
 
     assert_clean_4xx(response, expected)
     assert snapshot() == before
+
+
+TWENTY_ONE_REGIONS = {**VALID_BODY, "regions": TWENTY_ONE_CODES}
+BODY_FIELD_CASES = {
+    "to after 2100": (json.dumps({**VALID_BODY, "to": 2101}), {"to": "2100"}),
+    "21 regions": (json.dumps(TWENTY_ONE_REGIONS), {"regions": "at most 20"}),
+    "from after to": (json.dumps({**VALID_BODY, "from": 2040}), {"from": "must not be after"}),
+    "level 1e999 (infinity)": (
+        '{"regions": ["900"], "from": 2030, "to": 2035, "level": 1e999}',
+        {"level": "valid number"},
+    ),
+    "a region of spaces only": (
+        json.dumps({**VALID_BODY, "regions": ["900", "   "]}),
+        {"regions": "not only spaces"},
+    ),
+    "duplicate key: the last value is checked": (
+        '{"regions": ["900"], "from": 2030, "to": 2035, "to": 2101}',
+        {"to": "2100"},
+    ),
+}
+
+
+@pytest.mark.parametrize("body, fields", BODY_FIELD_CASES.values(), ids=BODY_FIELD_CASES.keys())
+def test_hostile_json_body_is_a_400_naming_the_field(hostile_client, small_dataset, body, fields):
+    before = snapshot()
+
+    response = hostile_client.post("/api/runs/", body, content_type="application/json")
+
+    assert_clean_4xx(response, {400})
+    errors = response.json()
+    for field, words in fields.items():
+        assert words in messages_of(errors, field), errors
+    assert snapshot() == before
+
+
+def test_unknown_body_fields_are_ignored_neither_stored_nor_echoed(client, small_dataset):
+    """A body's extra fields are allowed by the schema (serializers.InputSerializer) and ignored:
+    they cannot set the run's id or anything else, and nothing of them comes back."""
+    body = {**VALID_BODY, "id": 999_999, "dataset": 0, "duration_ms": -1, "note": HTML}
+
+    response = client.post("/api/runs/", body, content_type="application/json")
+
+    assert response.status_code == 201
+    run = ForecastRun.objects.get()
+    assert run.pk != 999_999 and response.json()["id"] == run.pk
+    assert (run.region_codes, run.start_year, run.end_year) == ([900, 901], 2030, 2035)
+    assert run.dataset == small_dataset and run.duration_ms >= 0
+    assert "note" not in response.json() and HTML not in response.content.decode()
+
+
+def test_html_in_a_world_csv_parameter_comes_back_as_inert_plain_text(
+    hostile_client, small_dataset
+):
+    """The CSV's error names the value it refuses; as text/plain with nosniff, no browser runs it."""
+    response = hostile_client.get("/world.csv", {"sort": HTML})
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response.content.decode().startswith("sort: ")
 
 
 # --- Command arguments ---------------------------------------------------------------------------
