@@ -57,12 +57,17 @@ check-deploy: $(VENV)/.installed
 	SECRET_KEY=$${SECRET_KEY:-$$($(BIN)/python -c "import secrets; print(secrets.token_urlsafe(50))")} \
 	$(BIN)/python manage.py check --deploy --fail-level WARNING
 
-## check-reliability: killed and concurrent imports, PostgreSQL restart under gunicorn, 64-connection load
-## (PostgreSQL on 127.0.0.1, its own database RELIABILITY_DATABASE_URL; wrk; about 2-3 minutes)
+## check-reliability: killed and concurrent imports, PostgreSQL restart under gunicorn, 64-connection load,
+## Redis killed under load (a private redis-server), a cheap request beside the heaviest forecasts
+## (figures), downloads cut off half-way
+## (PostgreSQL on 127.0.0.1, its own database RELIABILITY_DATABASE_URL; wrk; about 6 minutes)
 check-reliability: $(VENV)/.installed
 	$(BIN)/python benchmarks/reliability/check_imports.py
 	$(BIN)/python benchmarks/reliability/check_outage.py
 	$(BIN)/python benchmarks/reliability/check_load.py
+	$(BIN)/python benchmarks/reliability/check_redis_outage.py
+	$(BIN)/python benchmarks/reliability/check_heavy_load.py
+	$(BIN)/python benchmarks/reliability/check_download.py
 
 ## check-api-contract: Schemathesis, every check, 200 examples per operation, against gunicorn on
 ## PostgreSQL (its own database API_CONTRACT_DATABASE_URL, default popforecasts_api; about 2 minutes)

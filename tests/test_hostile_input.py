@@ -13,7 +13,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from forecasts import services
+from forecasts import services, throttling
 from forecasts.models import Dataset, ForecastPoint, ForecastRun, Region, YearlyPopulation
 
 VALID_FORM = {"regions": ["900", "901"], "from": "2030", "to": "2035", "lags": "1", "level": "0.95"}
@@ -43,6 +43,11 @@ def snapshot():
 def hostile_client():
     """A client that returns a 500 as a response instead of raising, so that a 500 fails clearly."""
     return Client(raise_request_exception=False)
+
+
+def messages_of(errors: dict, field: str) -> str:
+    """The messages an API error body gives for ``field`` (a list, or a dict by list index)."""
+    return json.dumps(errors[field], ensure_ascii=False)
 
 
 def assert_clean_4xx(response, expected):
@@ -185,6 +190,20 @@ QUERY_CASES = {
     "regions page: q has NUL": ("/regions/", {"q": "Fr\x00ance"}, {400}),
     "regions page: q is 10,000 chars": ("/regions/", {"q": "é" * 10_000}, {400}),
     "regions page: q is LIKE wildcards": ("/regions/", {"q": "%_%\\"}, {200}),
+    "world page: from is text": ("/world/", {"from": "abc"}, {400}),
+    "world page: from is huge": ("/world/", {"from": HUGE}, {400}),
+    "world page: to is huge": ("/world/", {"to": HUGE}, {400}),
+    "world page: from after to": ("/world/", {"from": "2050", "to": "2030"}, {400}),
+    "world page: from before 1950": ("/world/", {"from": "1900"}, {400}),
+    "world page: to after 2100": ("/world/", {"to": "2101"}, {400}),
+    "world page: from has NUL": ("/world/", {"from": "20\x0030"}, {400}),
+    "world page: unknown view": ("/world/", {"view": "pie"}, {400}),
+    "world page: view is HTML": ("/world/", {"view": HTML}, {400}),
+    "world page: unknown sort": ("/world/", {"sort": "population; DROP"}, {400}),
+    "world page: unknown direction": ("/world/", {"dir": "sideways"}, {400}),
+    "world page: kind is NUL": ("/world/", {"kind": "\x00"}, {400}),
+    "world page: region is huge": ("/world/", {"region": HUGE}, {400}),
+    "world CSV: from is text": ("/world.csv", {"from": "abc"}, {400}),
 }
 
 
@@ -200,12 +219,383 @@ def test_hostile_query_string_is_refused_cleanly(
     assert snapshot() == before
 
 
+FORECAST_QUERY = {"regions": "900", "from": "2030", "to": "2035"}
+TWENTY_ONE_CODES = [str(code) for code in range(900, 921)]
+# The API answers {field: [messages]}; each row: URL, query, status, {field: words its message has}.
+API_FIELD_CASES = {
+    "api forecast: unknown parameter": (
+        "/api/forecast/",
+        {**FORECAST_QUERY, "callback": "x"},
+        400,
+        {"callback": "Unknown parameter"},
+    ),
+    "api forecast: to after 2100": (
+        "/api/forecast/",
+        {**FORECAST_QUERY, "to": "2101"},
+        400,
+        {"to": "2100"},
+    ),
+    "api forecast: from before 1950": (
+        "/api/forecast/",
+        {**FORECAST_QUERY, "from": "1949"},
+        400,
+        {"from": "1950"},
+    ),
+    "api forecast: from after to": (
+        "/api/forecast/",
+        {**FORECAST_QUERY, "from": "2040"},
+        400,
+        {"from": "must not be after"},
+    ),
+    "api forecast: 21 regions": (
+        "/api/forecast/",
+        {**FORECAST_QUERY, "regions": ",".join(TWENTY_ONE_CODES)},
+        400,
+        {"regions": "at most 20"},
+    ),
+    "api forecast: empty item between commas": (
+        "/api/forecast/",
+        {**FORECAST_QUERY, "regions": "900,,901"},
+        400,
+        {"regions": "empty"},
+    ),
+    "api forecast: unknown method": (
+        "/api/forecast/",
+        {**FORECAST_QUERY, "method": "prophet"},
+        400,
+        {"method": "use one of"},
+    ),
+    "api forecast: method is HTML": (
+        "/api/forecast/",
+        {**FORECAST_QUERY, "method": HTML},
+        400,
+        {"method": "use one of"},
+    ),
+    "api forecast: method has NUL": (
+        "/api/forecast/",
+        {**FORECAST_QUERY, "method": "levels\x00"},
+        400,
+        {"method": "use one of"},
+    ),
+    "api forecast: level 0": (
+        "/api/forecast/",
+        {**FORECAST_QUERY, "level": "0"},
+        400,
+        {"level": "between 0 and 1"},
+    ),
+    "api forecast: level 1": (
+        "/api/forecast/",
+        {**FORECAST_QUERY, "level": "1"},
+        400,
+        {"level": "at most 0.9999"},
+    ),
+    "api forecast: level -0.5": (
+        "/api/forecast/",
+        {**FORECAST_QUERY, "level": "-0.5"},
+        400,
+        {"level": "between 0 and 1"},
+    ),
+    "api forecast: level 1e-400 (rounds to 0)": (
+        "/api/forecast/",
+        {**FORECAST_QUERY, "level": "1e-400"},
+        400,
+        {"level": "between 0 and 1"},
+    ),
+    "api forecast: lags auto with NUL": (
+        "/api/forecast/",
+        {**FORECAST_QUERY, "lags": "auto\x00"},
+        400,
+        {"lags": "whole number"},
+    ),
+    "api forecast: to repeated, the last is checked": (
+        "/api/forecast/",
+        {**FORECAST_QUERY, "to": ["2035", "2101"]},
+        400,
+        {"to": "2100"},
+    ),
+    "api world: from is text": ("/api/world/", {"from": "abc"}, 400, {"from": "integer"}),
+    "api world: from is huge": (
+        "/api/world/",
+        {"from": HUGE},
+        400,
+        {"from": "between 1950 and 2100"},
+    ),
+    "api world: from has NUL": ("/api/world/", {"from": "20\x0030"}, 400, {"from": "integer"}),
+    "api world: from before 1950": ("/api/world/", {"from": "1949"}, 400, {"from": "1950"}),
+    "api world: to after 2100": ("/api/world/", {"to": "2101"}, 400, {"to": "2100"}),
+    "api world: from after to": (
+        "/api/world/",
+        {"from": "2050", "to": "2030"},
+        400,
+        {"from": "must not be after"},
+    ),
+    "api world: the page's view and sort are unknown here": (
+        "/api/world/",
+        {"view": "change", "sort": "name"},
+        400,
+        {"view": "Unknown parameter", "sort": "Unknown parameter"},
+    ),
+    "api world: kind is NUL": ("/api/world/", {"kind": "\x00"}, 400, {"kind": "Null characters"}),
+    "api world: unknown kind": ("/api/world/", {"kind": "Atlantis"}, 404, {"kind": "not a kind"}),
+    "api world: region is huge": ("/api/world/", {"region": HUGE}, 400, {"region": "less than"}),
+    "api series: variant is NUL": (
+        "/api/regions/900/series/",
+        {"variant": "\x00"},
+        400,
+        {"variant": "Null characters"},
+    ),
+    "api series: unknown variant": (
+        "/api/regions/900/series/",
+        {"variant": "Atlantis"},
+        404,
+        {"variant": "no variant"},
+    ),
+    "api regions: has_data is yes": (
+        "/api/regions/",
+        {"has_data": "yes"},
+        400,
+        {"has_data": "true"},
+    ),
+    "api runs: region is huge": ("/api/runs/", {"region": HUGE}, 400, {"region": "less than"}),
+    "api accuracy: a parameter it does not take": (
+        "/api/accuracy/",
+        {"holdout": "20"},
+        400,
+        {"holdout": "takes no parameters"},
+    ),
+    "api datasets: a parameter it does not take": (
+        "/api/datasets/",
+        {"status": "failed"},
+        400,
+        {"status": "takes no parameters"},
+    ),
+    "api region: a parameter it does not take": (
+        "/api/regions/900/",
+        {"children": "false"},
+        400,
+        {"children": "takes no parameters"},
+    ),
+    "api run: a parameter it does not take": (
+        "/api/runs/1/",
+        {"fields": "id"},
+        400,
+        {"fields": "takes no parameters"},
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "url, params, status, fields", API_FIELD_CASES.values(), ids=API_FIELD_CASES.keys()
+)
+def test_hostile_api_query_is_refused_naming_the_parameter(
+    hostile_client, small_dataset, url, params, status, fields
+):
+    before = snapshot()
+
+    response = hostile_client.get(url, params)
+
+    assert_clean_4xx(response, {status})
+    errors = response.json()
+    for field, words in fields.items():
+        assert words in messages_of(errors, field), errors
+    assert snapshot() == before
+
+
 def test_ten_thousand_repeated_query_parameters_are_refused(hostile_client, small_dataset):
     query = "&".join(f"regions={code}" for code in TEN_THOUSAND_CODES)
 
     response = hostile_client.get(f"/?{query}")
 
     assert_clean_4xx(response, {400})
+
+
+# --- Path parts and HTTP methods ---------------------------------------------------------------
+
+PATH_CASES = {
+    "region page: code is huge": f"/regions/{HUGE}/",
+    "region page: code is negative": "/regions/-1/",
+    "api region: code is text": "/api/regions/france/",
+    "api region series: code is huge": f"/api/regions/{HUGE}/series/",
+    "run page: id is huge": f"/runs/{HUGE}/",
+    "run CSV: id is huge": f"/runs/{HUGE}.csv",
+    "run embed: id is huge": f"/runs/{HUGE}/embed/",
+    "run embed: id 0": "/runs/0/embed/",
+    "run embed: id is text": "/runs/first/embed/",
+    "api run: id is text": "/api/runs/latest/",
+    "api run: id is huge": f"/api/runs/{HUGE}/",
+}
+
+
+@pytest.mark.parametrize("path", PATH_CASES.values(), ids=PATH_CASES.keys())
+def test_hostile_path_is_a_404(hostile_client, small_dataset, path):
+    before = snapshot()
+
+    response = hostile_client.get(path)
+
+    assert_clean_4xx(response, {404})
+    if path.startswith("/api/"):
+        assert response.json()["detail"]
+    assert snapshot() == before
+
+
+# Anonymous writes the API has no operation for, TRACE (popsite.middleware.RefuseTraceMiddleware),
+# and methods a page does not serve: only the home page takes a POST (its form).
+METHOD_CASES = {
+    "PUT the run list": ("PUT", "/api/runs/"),
+    "PATCH a run": ("PATCH", "/api/runs/1/"),
+    "DELETE a run": ("DELETE", "/api/runs/1/"),
+    "DELETE a region": ("DELETE", "/api/regions/900/"),
+    "PUT a forecast": ("PUT", "/api/forecast/"),
+    "TRACE the home page": ("TRACE", "/"),
+    "TRACE the API": ("TRACE", "/api/runs/"),
+    "POST the history page": ("POST", "/runs/"),
+    "POST a run page": ("POST", "/runs/1/"),
+    "POST a region page": ("POST", "/regions/900/"),
+    "POST the accuracy page": ("POST", "/accuracy/"),
+    "POST the world page": ("POST", "/world/"),
+    "POST the world CSV": ("POST", "/world.csv"),
+    "PUT the home page": ("PUT", "/"),
+    "PROPFIND the home page": ("PROPFIND", "/"),
+}
+
+
+@pytest.mark.parametrize("method, path", METHOD_CASES.values(), ids=METHOD_CASES.keys())
+def test_hostile_method_is_a_405(hostile_client, small_dataset, method, path):
+    services.forecast_run_create(
+        regions=list(Region.objects.filter(code=900)), start=2030, end=2031
+    )
+    before = snapshot()
+
+    response = hostile_client.generic(method, path, json.dumps(VALID_BODY), "application/json")
+
+    assert_clean_4xx(response, {405})
+    assert "GET" in response["Allow"] and method not in response["Allow"]
+    if path.startswith("/api/"):
+        assert method in response.json()["detail"]
+    assert snapshot() == before
+
+
+# --- Headers --------------------------------------------------------------------------------------
+
+HEADER_CASES = {
+    "Host not allowed, a page": ("/", {"HTTP_HOST": "evil.example"}, 400),
+    "Host not allowed, the API": ("/api/regions/", {"HTTP_HOST": "evil.example"}, 400),
+    "Host of 5,000 characters": ("/api/regions/", {"HTTP_HOST": "a" * 5000}, 400),
+    "Accept asks for XML": ("/api/regions/", {"HTTP_ACCEPT": "application/xml"}, 406),
+}
+
+
+@pytest.mark.parametrize("path, headers, status", HEADER_CASES.values(), ids=HEADER_CASES.keys())
+def test_hostile_header_is_refused(hostile_client, small_dataset, path, headers, status):
+    before = snapshot()
+
+    response = hostile_client.get(path, **headers)
+
+    assert_clean_4xx(response, {status})
+    if path.startswith("/api/"):
+        assert response.json()["detail"]
+    assert snapshot() == before
+
+
+# Headers a client may send but must not be able to use: a normal answer, as if they were absent.
+IGNORED_HEADER_CASES = {
+    "X-Forwarded-For is garbage": {"HTTP_X_FORWARDED_FOR": "not-an-address, ' OR 1=1 --, \x00"},
+    "X-Forwarded-For picks an address": {"HTTP_X_FORWARDED_FOR": "10.0.0.1"},
+    "a 100 KB session cookie": {"HTTP_COOKIE": "sessionid=" + "x" * 100_000},
+}
+
+
+@pytest.mark.parametrize("headers", IGNORED_HEADER_CASES.values(), ids=IGNORED_HEADER_CASES.keys())
+def test_hostile_header_is_ignored(hostile_client, small_dataset, headers):
+    """Without BEHIND_PROXY, X-Forwarded-For does not choose whose run budget is charged; a session
+    cookie that names no session leaves the client anonymous."""
+    response = hostile_client.get("/api/regions/", **headers)
+
+    assert response.status_code == 200
+    assert throttling.client_ident(response.wsgi_request) == "127.0.0.1"
+
+
+CSRF_CASES = {
+    "the forecast form": ("/", VALID_FORM, "application/x-www-form-urlencoded", False),
+    "the admin login": (
+        "/admin/login/",
+        {"username": "operator", "password": "a-long-test-password"},
+        "application/x-www-form-urlencoded",
+        False,
+    ),
+    "POST /api/runs/ with a session": ("/api/runs/", VALID_BODY, "application/json", True),
+}
+
+
+@pytest.mark.parametrize(
+    "path, data, content_type, signed_in", CSRF_CASES.values(), ids=CSRF_CASES.keys()
+)
+def test_post_without_csrf_token_is_a_403(
+    small_dataset, staff_user, path, data, content_type, signed_in
+):
+    """A browser's session must not be usable by another site: every POST that a session
+    authenticates (or that signs one in) needs the CSRF token."""
+    browser = Client(enforce_csrf_checks=True, raise_request_exception=False)
+    if signed_in:
+        browser.force_login(staff_user)
+    before = snapshot()
+
+    if content_type == "application/json":
+        response = browser.post(path, json.dumps(data), content_type=content_type)
+    else:
+        response = browser.post(path, data)
+
+    assert_clean_4xx(response, {403})
+    assert snapshot() == before
+
+
+# --- Admin changelists ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hostile_admin_client(admin_client):
+    """A signed-in superuser whose 500s come back as responses, as hostile_client's do."""
+    admin_client.raise_request_exception = False
+    return admin_client
+
+
+ADMIN_FILTER_CASES = {
+    "runs by method": "/admin/forecasts/forecastrun/?method=%00",
+    "runs by dataset": "/admin/forecasts/forecastrun/?dataset__id__exact=%00",
+    "yearly populations by variant": "/admin/forecasts/yearlypopulation/?variant=%00",
+    "yearly populations by decade": "/admin/forecasts/yearlypopulation/?decade=19%0050",
+    "regions by kind": "/admin/forecasts/region/?kind=%00",
+    "datasets by status": "/admin/forecasts/dataset/?status=%00",
+    "jobs by status": "/admin/forecasts/job/?status=%00",
+}
+
+
+@pytest.mark.parametrize("url", ADMIN_FILTER_CASES.values(), ids=ADMIN_FILTER_CASES.keys())
+def test_admin_filter_with_nul_is_a_400(hostile_admin_client, small_dataset, url):
+    before = snapshot()
+
+    response = hostile_admin_client.get(url)
+
+    assert_clean_4xx(response, {400})
+    assert snapshot() == before
+
+
+ADMIN_SEARCH_CASES = {
+    "regions": "/admin/forecasts/region/",
+    "yearly populations": "/admin/forecasts/yearlypopulation/",
+    "datasets": "/admin/forecasts/dataset/",
+}
+
+
+@pytest.mark.parametrize("url", ADMIN_SEARCH_CASES.values(), ids=ADMIN_SEARCH_CASES.keys())
+def test_admin_search_with_nul_is_refused_with_a_message(hostile_admin_client, small_dataset, url):
+    """Django's admin validates the search box: a NUL (which PostgreSQL cannot take) shows an error
+    and lists the rows unsearched."""
+    response = hostile_admin_client.get(url, {"q": "Fr\x00ance"})
+
+    assert response.status_code == 200
+    assert "Null characters are not allowed." in response.content.decode()
+    assert response.context["cl"].query == ""
 
 
 # --- JSON bodies: POST /api/runs/ -----------------------------------------------------------------
@@ -285,6 +675,66 @@ def test_hostile_json_body_is_refused_cleanly(
 
     assert_clean_4xx(response, expected)
     assert snapshot() == before
+
+
+TWENTY_ONE_REGIONS = {**VALID_BODY, "regions": TWENTY_ONE_CODES}
+BODY_FIELD_CASES = {
+    "to after 2100": (json.dumps({**VALID_BODY, "to": 2101}), {"to": "2100"}),
+    "21 regions": (json.dumps(TWENTY_ONE_REGIONS), {"regions": "at most 20"}),
+    "from after to": (json.dumps({**VALID_BODY, "from": 2040}), {"from": "must not be after"}),
+    "level 1e999 (infinity)": (
+        '{"regions": ["900"], "from": 2030, "to": 2035, "level": 1e999}',
+        {"level": "valid number"},
+    ),
+    "a region of spaces only": (
+        json.dumps({**VALID_BODY, "regions": ["900", "   "]}),
+        {"regions": "not only spaces"},
+    ),
+    "duplicate key: the last value is checked": (
+        '{"regions": ["900"], "from": 2030, "to": 2035, "to": 2101}',
+        {"to": "2100"},
+    ),
+}
+
+
+@pytest.mark.parametrize("body, fields", BODY_FIELD_CASES.values(), ids=BODY_FIELD_CASES.keys())
+def test_hostile_json_body_is_a_400_naming_the_field(hostile_client, small_dataset, body, fields):
+    before = snapshot()
+
+    response = hostile_client.post("/api/runs/", body, content_type="application/json")
+
+    assert_clean_4xx(response, {400})
+    errors = response.json()
+    for field, words in fields.items():
+        assert words in messages_of(errors, field), errors
+    assert snapshot() == before
+
+
+def test_unknown_body_fields_are_ignored_neither_stored_nor_echoed(client, small_dataset):
+    """A body's extra fields are allowed by the schema (serializers.InputSerializer) and ignored:
+    they cannot set the run's id or anything else, and nothing of them comes back."""
+    body = {**VALID_BODY, "id": 999_999, "dataset": 0, "duration_ms": -1, "note": HTML}
+
+    response = client.post("/api/runs/", body, content_type="application/json")
+
+    assert response.status_code == 201
+    run = ForecastRun.objects.get()
+    assert run.pk != 999_999 and response.json()["id"] == run.pk
+    assert (run.region_codes, run.start_year, run.end_year) == ([900, 901], 2030, 2035)
+    assert run.dataset == small_dataset and run.duration_ms >= 0
+    assert "note" not in response.json() and HTML not in response.content.decode()
+
+
+def test_html_in_a_world_csv_parameter_comes_back_as_inert_plain_text(
+    hostile_client, small_dataset
+):
+    """The CSV's error names the value it refuses; as text/plain with nosniff, no browser runs it."""
+    response = hostile_client.get("/world.csv", {"sort": HTML})
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response.content.decode().startswith("sort: ")
 
 
 # --- Command arguments ---------------------------------------------------------------------------

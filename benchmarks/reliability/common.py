@@ -61,11 +61,12 @@ def finish(name: str) -> None:
     print(f"{name}: all checks passed", flush=True)
 
 
-def manage(*args, check_exit=True, **kwargs) -> subprocess.CompletedProcess:
+def manage(*args, check_exit=True, env=None, **kwargs) -> subprocess.CompletedProcess:
+    """Run manage.py with ENV (and ``env`` on top of it)."""
     result = subprocess.run(
         [PYTHON, "manage.py", *args],
         cwd=ROOT,
-        env=ENV,
+        env={**ENV, **(env or {})},
         capture_output=True,
         text=True,
         **kwargs,

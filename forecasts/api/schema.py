@@ -2,8 +2,8 @@
 
 Each view documents the errors of its own logic (400 bad input, 404 unknown code, 409 no data,
 429 throttled, ...). Some errors do not depend on the view: a URL too long (414), an unexpected
-failure (500), the database unreachable (503), a body too large (413) and page numbers past the
-end of a list (404). They are added here, once, so no operation forgets one. Every error body is
+failure (500), the database unreachable (503), a body too large (413), a query parameter the
+operation does not take (400) and page numbers past the end of a list (404). They are added here, once, so no operation forgets one. Every error body is
 one of two shared components: `Error` ({"detail": ...}) and `ValidationError` ({field: [...]}).
 
 The link from POST /api/runs/ (201, with the run's `id`) to GET /api/runs/{id}/ tells clients, and
@@ -37,6 +37,7 @@ WITH_BODY = {
     "413": "The request body is too large",
     "415": "The body is neither JSON nor a form",
 }
+# Every operation validates its query string: a parameter it does not take is a 400 naming it.
 WITH_INPUT = {"400": "Bad input"}
 PAGED = {"404": "The page is past the end of the list"}
 
@@ -65,8 +66,7 @@ def postprocess(result, generator, request, public):
             _add_responses(operation, ANY_OPERATION)
             if "requestBody" in operation:
                 _add_responses(operation, WITH_BODY)
-            if parameters - {"code", "id"} or "requestBody" in operation:
-                _add_responses(operation, WITH_INPUT)
+            _add_responses(operation, WITH_INPUT)
             if "page" in parameters:
                 _add_responses(operation, PAGED)
             for status_code, response in operation["responses"].items():

@@ -65,6 +65,7 @@ class RegionDetailApi(APIView):
         responses={200: serializers.RegionDetailOutputSerializer, 404: NOT_FOUND},
     )
     def get(self, request, code):
+        serializers.NoParametersInputSerializer(data=request.query_params).validated()
         region = get_or_404(
             Region.objects.select_related("parent").prefetch_related("children"), code=code
         )
@@ -236,6 +237,7 @@ class RunDetailApi(APIView):
         responses={200: serializers.RunDetailOutputSerializer, 404: NOT_FOUND},
     )
     def get(self, request, id):
+        serializers.NoParametersInputSerializer(data=request.query_params).validated()
         run = get_or_404(ForecastRun.objects.select_related("dataset"), pk=id)
         url = request.build_absolute_uri(reverse("api:run_detail", args=[run.pk]))
         results = services.forecast_run_results(run, data=active_data())
@@ -252,6 +254,10 @@ class DatasetListApi(generics.ListAPIView):
 
     permission_classes = [AllowAny]
     queryset = Dataset.objects.all()
+
+    def list(self, request, *args, **kwargs):
+        serializers.NoParametersInputSerializer(data=request.query_params).validated()
+        return super().list(request, *args, **kwargs)
 
     def get_serializer_class(self):
         if self.request.user.is_staff:
@@ -273,6 +279,7 @@ class AccuracyApi(APIView):
         responses={200: serializers.AccuracyOutputSerializer, 404: NO_BACKTEST, 409: NO_DATA},
     )
     def get(self, request):
+        serializers.NoParametersInputSerializer(data=request.query_params).validated()
         dataset = active_data_or_409().dataset
         summary = selectors.accuracy_summary(dataset=dataset)
         backtest_run = summary[0] if summary else selectors.backtest_latest(dataset=dataset)
