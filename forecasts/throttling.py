@@ -1,11 +1,16 @@
-"""One budget for storing forecast runs, whichever front door asks (site form or API).
+"""Budgets of work per client: one for storing forecast runs, whichever front door asks (site
+form or API), one for forecasts computed on request (GET /api/forecast/ when the cache cannot
+answer).
 
-Each stored run costs its client work units in proportion to the points it stores (regions x
-years), so twenty regions over 150 years cost more than two regions over ten. The units are counted
-per client in a fixed window, in the "shared" cache, which every worker sees (Redis in production;
-the database on one machine), so a client cannot gain by landing on another worker. Clients are
-told apart by their user id, else by their address: the X-Forwarded-For header is believed only
-for the BEHIND_PROXY proxies the settings say sit in front of the app.
+Each run or forecast costs its client work units in proportion to its points (regions x years),
+so twenty regions over 150 years cost more than two regions over ten. The units are counted per
+client and budget in a fixed window, in the "shared" cache, which every worker sees (Redis in
+production; the database on one machine), so a client cannot gain by landing on another worker.
+Clients are told apart by their user id, else by their address: the X-Forwarded-For header is
+believed only for the BEHIND_PROXY proxies the settings say sit in front of the app. The forecast
+budget is what keeps cheap pages answering while one client sends the heaviest forecasts the rules
+allow, each with a new level so the cache never helps: its requests are refused (429) once it has
+used its share, instead of queueing in front of everyone else's.
 """
 
 import math
@@ -28,11 +33,21 @@ def run_budget_charge(request, *, regions: int, years: int) -> float | None:
 
     A refused run is not charged.
     """
-    limit, period = _rate(settings.RUNS_RATE)
+    return _charge(request, "runs", settings.RUNS_RATE, run_cost(regions=regions, years=years))
+
+
+def forecast_budget_charge(request, *, regions: int, years: int) -> float | None:
+    """Charge the client for a forecast computed for it (not one the cache answered), as for a
+    run but in its own budget (FORECASTS_RATE): None when within it, else the seconds to wait."""
+    rate = settings.FORECASTS_RATE
+    return _charge(request, "forecasts", rate, run_cost(regions=regions, years=years))
+
+
+def _charge(request, budget: str, rate: str, cost: int) -> float | None:
+    limit, period = _rate(rate)
     window = int(time.time() // period)
-    key = f"runs-budget:{client_ident(request)}:{window}"
+    key = f"{budget}-budget:{client_ident(request)}:{window}"
     store = caches["shared"]
-    cost = run_cost(regions=regions, years=years)
     store.add(key, 0, period + 1)
     try:
         used = store.incr(key, cost)  # one atomic step on Redis: two workers cannot both slip by
@@ -40,7 +55,7 @@ def run_budget_charge(request, *, regions: int, years: int) -> float | None:
         store.set(key, cost, period + 1)
         return None
     if used > limit and used > cost:
-        store.decr(key, cost)  # a refused run is not charged
+        store.decr(key, cost)  # refused work is not charged
         return (window + 1) * period - time.time()
     return None
 

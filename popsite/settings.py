@@ -252,6 +252,8 @@ REST_FRAMEWORK = {
 }
 # Storing forecast runs, from the site or the API: work units (forecasts.throttling) per client.
 RUNS_RATE = os.environ.get("RUNS_RATE", "30/minute")
+# Forecasts computed on request (GET /api/forecast/ answers the cache does not hold), same units.
+FORECASTS_RATE = os.environ.get("FORECASTS_RATE", "600/minute")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Population forecasts API",

@@ -1,4 +1,5 @@
-"""One budget for storing runs, from the site and the API, that headers cannot escape."""
+"""Budgets of work per client that headers cannot escape: one for storing runs, from the site and
+the API, one for the forecasts GET /api/forecast/ computes."""
 
 import pytest
 from rest_framework.test import APIClient
@@ -62,6 +63,32 @@ def test_heavy_runs_cost_more_of_the_budget(small_dataset, settings):
     assert throttling.run_cost(regions=1, years=1) == 1
     answers = [client.post("/api/runs/", heavy, format="json").status_code for _ in range(8)]
     assert answers.count(201) == 6  # 6 x 3 units = 18 of 20; the 7th would pass the limit
+
+
+def _forecast(client, level, regions="900,901,250", start=1950, end=2100):
+    query = {"regions": regions, "from": start, "to": end, "level": level}
+    return client.get("/api/forecast/", query)
+
+
+def test_forecasts_computed_on_request_draw_on_their_own_budget(small_dataset, settings):
+    """A client sending heavy forecasts with a new level each time (the cache never helps) is
+    refused once its budget is spent; repeating a question the cache holds costs nothing."""
+    settings.FORECASTS_RATE = "10/minute"  # 3 regions x 151 years = 453 points: 3 units each
+    client = APIClient()
+
+    answers = [_forecast(client, f"0.9{number}").status_code for number in range(1, 6)]
+    cached = _forecast(client, "0.91")
+    refused = _forecast(client, "0.96")
+
+    assert answers == [200, 200, 200, 429, 429]
+    assert cached.status_code == 200  # answered from the cache: not charged, not refused
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) > 0
+    assert "throttled" in refused.json()["detail"].lower()
+    # Another client, and storing runs, have budgets of their own.
+    other = APIClient(REMOTE_ADDR="198.51.100.7")
+    assert _forecast(other, "0.97").status_code == 200
+    assert _api_post(client).status_code == 201
 
 
 def test_the_budget_is_counted_where_every_worker_sees_it(settings):

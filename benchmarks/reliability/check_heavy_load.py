@@ -7,12 +7,16 @@ settings, the full-scale dataset) answers GET /api/regions/900/ alone (2 connect
 a second wrk keeps 16 connections busy with the heaviest forecast the rules allow: 20 regions,
 every year from rules.YEAR_MIN to rules.YEAR_MAX, lags=auto (ten fits per region), and a level no
 other request uses (benchmarks/wrk/heavy.lua), so that the cache never answers. It prints
-requests/s, p50 and p99 of each, and the workers' memory; it checks only that no request failed
-or timed out (10 s): the timings are figures to compare, not pass marks.
+requests/s, p50 and p99 of each, the heavy answers by status, and the workers' memory. The
+forecast budget (FORECASTS_RATE, forecasts/throttling.py) refuses the heavy client's requests with
+429 once it has used its share, so they stop queueing in front of the cheap ones. It checks that
+the cheap requests all succeed, that the heavy ones are answered 200 or 429 (no 5xx, no
+timeout of 10 s), and that the budget did refuse some; the timings are figures to compare.
 """
 
 import argparse
 import contextlib
+import re
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -73,8 +77,25 @@ def show(what: str, figures: dict) -> None:
         flush=True,
     )
     check(figures["requests"] > 0, f"{what}: wrk made requests")
+
+
+def check_cheap(what: str, figures: dict) -> None:
+    show(what, figures)
     errors = figures["non_2xx_3xx"] + figures["socket_errors"]
     check(errors == 0, f"{what}: no failed request, no timeout (10 s)")
+
+
+def check_heavy(what: str, figures: dict) -> None:
+    """The heavy answers: computed (200) or refused by the forecast budget (429), nothing else."""
+    show(what, figures)
+    statuses = {
+        int(code): int(count)
+        for code, count in re.findall(r"^status (\d+): (\d+)$", figures["output"], re.M)
+    }
+    print(f"  heavy answers by status: {dict(sorted(statuses.items()))}", flush=True)
+    check(set(statuses) <= {200, 429}, f"{what}: every answer 200 or 429 (no 5xx)")
+    check(figures["socket_errors"] == 0, f"{what}: no socket error, no timeout (10 s)")
+    check(statuses.get(429, 0) > 0, f"{what}: the forecast budget refused the flood")
 
 
 def main():
@@ -91,7 +112,7 @@ def main():
         flush=True,
     )
     with Gunicorn() as server:
-        show(f"{CHEAP} alone", cheap_load(server, arguments.seconds))
+        check_cheap(f"{CHEAP} alone", cheap_load(server, arguments.seconds))
         before = workers_memory(server)
         with ThreadPoolExecutor(2) as pool:
             heavy = pool.submit(
@@ -105,8 +126,8 @@ def main():
             )
             time.sleep(1)  # the cheap requests start, and end, inside the heavy load
             cheap = pool.submit(cheap_load, server, arguments.seconds)
-            show("heaviest forecast, 16 connections", heavy.result())
-            show(f"{CHEAP} meanwhile", cheap.result())
+            check_heavy("heaviest forecast, 16 connections", heavy.result())
+            check_cheap(f"{CHEAP} meanwhile", cheap.result())
         print(f"  gunicorn workers' memory: {before} before, {workers_memory(server)} after")
         check(server.process.poll() is None, "gunicorn is still running")
     finish("check_heavy_load")

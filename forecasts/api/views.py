@@ -122,7 +122,9 @@ class ForecastApi(APIView):
             "original app's model, with model-based intervals). When the data has UN projection "
             "variants, each result's `un_projection` gives the UN Medium and band for the same "
             "years; otherwise it is null. Identical requests are answered from a cache until the "
-            "data is replaced."
+            "data is replaced. A forecast the cache does not hold costs the client work units "
+            "(one per 200 region-years) from a budget per minute (FORECASTS_RATE); past it, 429 "
+            "with Retry-After."
         ),
         parameters=[serializers.ForecastInputSerializer],
         responses={
@@ -130,6 +132,7 @@ class ForecastApi(APIView):
             400: VALIDATION_ERROR,
             404: NOT_IN_DATA,
             409: NO_DATA,
+            429: THROTTLED,
         },
     )
     def get(self, request):
@@ -137,10 +140,20 @@ class ForecastApi(APIView):
         query = serializers.ForecastInputSerializer(
             data=request.query_params, context={"data": data}
         ).validated()
+        years = query["end"] - query["start"] + 1
+
+        def charge_budget():
+            wait = throttling.forecast_budget_charge(
+                request, regions=len(query["regions"]), years=years
+            )
+            if wait is not None:
+                raise Throttled(wait=wait)
+
         try:
-            return Response(services.forecast_document(data=data, **query))
+            document = services.forecast_document(data=data, before_compute=charge_budget, **query)
         except rules.ForecastError as error:
             raise forecast_error(error) from None
+        return Response(document)
 
 
 class RunListCreateApi(generics.GenericAPIView):

@@ -123,14 +123,20 @@ def _history_note(region: Region, data: ActiveData) -> str:
     )
 
 
-def forecast_document(*, data: ActiveData | None = None, regions: list[Region], **settings) -> dict:
+def forecast_document(
+    *, data: ActiveData | None = None, regions: list[Region], before_compute=None, **settings
+) -> dict:
     """The API's forecast document (presenters.forecast_document), cached per data generation
-    and settings, so the same question is answered from the cache until the data changes."""
+    and settings, so the same question is answered from the cache until the data changes.
+    ``before_compute`` is called only when the cache cannot answer, before any work: the API
+    charges the client's forecast budget there (and raises when it is spent)."""
     data = data or required_data()
     codes = [region.code for region in regions]
     key = f"forecast:{data.generation}:{presenters.settings_digest(codes=codes, **settings)}"
     document = cache.get(key)
     if document is None:
+        if before_compute is not None:
+            before_compute()
         results = forecast_compute(data=data, regions=regions, **settings)
         document = presenters.forecast_document(
             results, dataset=data.dataset, codes=codes, **settings
