@@ -14,7 +14,8 @@ before each workload.
 - This project: gunicorn with 2 sync workers, DEBUG off, PostgreSQL (BENCH_DATABASE_URL, default
   postgres://postgres@127.0.0.1:5432/popforecasts_bench, dropped and created afresh with WPP2019
   imported unless --keep-database finds it ready) and the Redis cache (REDIS_URL, default
-  redis://127.0.0.1:6379/14); storing runs with the throttle raised (RUNS_RATE=1000000/minute) so
+  redis://127.0.0.1:6379/14); storing runs and computing forecasts with the budgets raised
+  (RUNS_RATE, FORECASTS_RATE) so
   that it measures the work, not the limit.
 - Varied workloads (benchmarks/wrk/varied.lua) draw 1-3 regions of WPP2019 (codes for the
   project, names for the original) and the years at random for every request, seeded (--seed).
@@ -73,7 +74,11 @@ def main():
     csv_path = _wpp2019_csv()
     regions_file = _regions_file(csv_path)
     options = arguments
-    extra_env = {"REDIS_URL": redis_url, "RUNS_RATE": "1000000/minute"}
+    extra_env = {
+        "REDIS_URL": redis_url,
+        "RUNS_RATE": "1000000/minute",
+        "FORECASTS_RATE": "100000000/minute",
+    }
     with (
         _Original(original_gunicorn, arguments.original_app, csv_path) as original,
         common.Gunicorn(workers=2, extra_env=extra_env) as project,

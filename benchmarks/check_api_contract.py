@@ -64,7 +64,7 @@ def main():
     ]
     if arguments.seed is not None:
         command += ["--seed", str(arguments.seed)]
-    extra_env = {"RUNS_RATE": "1000000/minute"}
+    extra_env = {"RUNS_RATE": "1000000/minute", "FORECASTS_RATE": "100000000/minute"}
     with Gunicorn(workers=arguments.gunicorn_workers, extra_env=extra_env) as server:
         command.append(f"{server.url}/api/schema/?format=json")
         # The rule between `from` and `to` that no schema keyword states (see the module).

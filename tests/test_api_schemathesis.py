@@ -72,6 +72,7 @@ def api_schema(live_server, transactional_db, small_dataset, settings):
         print(f"SKIPPED: {reason}")
         pytest.skip(reason)
     settings.RUNS_RATE = "100000/minute"
+    settings.FORECASTS_RATE = "100000000/minute"
     return schemathesis.openapi.from_url(
         f"{live_server.url}/api/schema/?format=json",
         config=schemathesis.Config.from_dict(CONFIG),
