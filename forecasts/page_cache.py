@@ -12,13 +12,19 @@ newest run id, and answers later requests with it.
 - The CSRF token is not cached: pages are rendered with CSRF_PLACEHOLDER in its place and each
   response gets the request's own token (which also sets the csrftoken cookie, as rendering did).
 - Signed-in users get pages rendered for them, never a cached one nor one put in the cache.
-- Memory is bounded (MAX_BYTES, least recently used first out), and only 200 answers are kept.
+- Memory is bounded (MAX_BYTES, least recently used first out).
+- With Redis (PAGE_CACHE_SHARED), a page one worker rendered is also put there, so the other
+  workers answer it without rendering it again: with N workers a page is drawn once, not N times.
+  Redis being down is a miss (popsite/cache.py), never an error.
 """
 
+import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
 
@@ -92,14 +98,36 @@ def cached_page(
     """
     if request.user.is_authenticated:
         return _with_token(request, render())
-    entry = _store.get(key)
+    entry = _store.get(key) or _shared_get(key, seconds)
     if entry is None:
         response = render()
         if response.status_code == 200 and not response.streaming and not response.cookies:
             _store.put(key, response.content, response["Content-Type"], seconds)
+            _shared_put(key, response.content, response["Content-Type"], seconds)
         return _with_token(request, response)
     _, body, content_type = entry
     return _with_token(request, HttpResponse(body, content_type=content_type))
+
+
+def _shared_key(key: tuple) -> str:
+    return "page:" + hashlib.sha256(repr(key).encode()).hexdigest()
+
+
+def _shared_get(key: tuple, seconds: float):
+    """The page another worker put in the shared cache, kept in this process's memory too."""
+    if not settings.PAGE_CACHE_SHARED:
+        return None
+    found = cache.get(_shared_key(key))
+    if found is None:
+        return None
+    body, content_type = found
+    _store.put(key, body, content_type, seconds)
+    return (None, body, content_type)
+
+
+def _shared_put(key: tuple, body: bytes, content_type: str, seconds: float) -> None:
+    if settings.PAGE_CACHE_SHARED and len(body) <= MAX_BYTES // 4:
+        cache.set(_shared_key(key), (body, content_type), seconds)
 
 
 def _with_token(request, response: HttpResponse) -> HttpResponse:

@@ -152,6 +152,10 @@ else:
             "OPTIONS": {"MAX_ENTRIES": 10000},
         },
     }
+# Rendered pages (forecasts/page_cache.py) are also shared between workers through Redis; without
+# Redis each process keeps its own (the local-memory cache is per process anyway).
+PAGE_CACHE_SHARED = env_bool("PAGE_CACHE_SHARED", bool(REDIS_URL))
+
 # Live progress of background jobs, written by the worker and read by the admin's job page: it must
 # be shared by both processes, so Redis when there is one, else files on this machine.
 CACHES["progress"] = {**CACHES["shared"], "KEY_PREFIX": "popforecast-progress"}

@@ -114,3 +114,22 @@ def test_the_import_stores_the_default_models_calibration(wpp2019_dataset, monke
         regions=selectors.regions_for_forecast(identifiers=["900"]), start=2030, end=2035
     )
     assert result.interval == "calibrated"
+
+
+@pytest.mark.django_db
+def test_a_page_one_worker_rendered_is_not_rendered_again_by_another(small_dataset, settings):
+    """With Redis (PAGE_CACHE_SHARED) the other workers take the page from the shared cache; the
+    test's default cache stands in for Redis, and clearing the local store for another process."""
+    settings.PAGE_CACHE_SHARED = True
+    first = Client().get("/regions/250/")
+    page_cache.clear()  # "another worker": its own memory is empty
+    second = Client().get("/regions/250/")
+
+    assert second.status_code == 200
+    assert second.context is None  # answered without rendering a template
+    assert _without_tokens(second) == _without_tokens(first)
+    assert page_cache._store.entries  # and now kept in this worker's memory too
+
+
+def _without_tokens(response) -> str:
+    return TOKEN.sub("", response.content.decode())

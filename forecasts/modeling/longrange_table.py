@@ -8,12 +8,13 @@ any history recorded (the envelope). The table is built by longrange_calibration
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from statistics import NormalDist
 
 import numpy as np
 
 ENV_SCALE = 0.5  # each side of the log interval is at most half the largest recorded change
+COLUMNS_KEPT = 64  # score quantile columns a table remembers (levels asked; the default first)
 SINGLE_BAND = [1]  # one region factor for all horizons, recorded as such in the JSON
 
 
@@ -36,6 +37,9 @@ class Table:
     counts: list
     widen: float
     envelope: list
+    # The quantile column of each level asked (probability -> measured horizons 1..H): a request
+    # reads two, and building one interpolates every horizon. Not part of the table's data.
+    _columns: dict = field(default_factory=dict, repr=False, compare=False)
 
     def bound(self, horizons) -> np.ndarray:
         """Strictly increasing log half-width bound E(h); beyond the recorded span it grows like
@@ -56,15 +60,25 @@ class Table:
 
         The measured quantiles are made monotone in |q(h)| * h (see ``_never_narrower``).
         """
-        grid = np.asarray(self.probs)
-        q = np.asarray(self.quantiles)
-        column = np.array([np.interp(prob, grid, q[i]) for i in range(len(q))])
-        column = _never_narrower(column, upper=prob >= 0.5)
+        column = self._column(prob)
         h = np.asarray(horizons, dtype=int)
         H = self.measured
         inside = column[np.clip(h, 1, H) - 1]
         beyond = column[H - 1] * (np.maximum(h, H) / H) ** self.exponent * self.widen
         return np.where(h <= H, inside, beyond)
+
+    def _column(self, prob: float) -> np.ndarray:
+        """The measured quantiles at ``prob`` for horizons 1..H, built once per probability."""
+        column = self._columns.get(prob)
+        if column is None:
+            grid = np.asarray(self.probs)
+            q = np.asarray(self.quantiles)
+            column = np.array([np.interp(prob, grid, q[i]) for i in range(len(q))])
+            column = _never_narrower(column, upper=prob >= 0.5)
+            if len(self._columns) >= COLUMNS_KEPT:  # unusual levels: keep the memory bounded
+                self._columns.clear()
+            self._columns[prob] = column
+        return column
 
     def factor(self, key) -> float:
         """The region factor of ``key`` (1 for a region the calibration did not see)."""
