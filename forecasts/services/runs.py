@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from forecasts import modeling, rules, selectors
@@ -70,6 +70,7 @@ def forecast_run_create(
     fitted to that region. Two statements: the run, then all its points in one insert.
     """
     data = data or required_data()
+    _commit_without_waiting_for_disk()
     started = time.perf_counter()
     results = forecast_compute(
         data=data, regions=regions, start=start, end=end, method=method, lags=lags, level=level
@@ -108,6 +109,17 @@ def forecast_run_create(
         for point in result.points
     )
     return StoredRun(run=run, results=results)
+
+
+def _commit_without_waiting_for_disk() -> None:
+    """On PostgreSQL, this transaction's COMMIT returns before its WAL reaches the disk
+    (synchronous_commit off, for this transaction only): half the time of storing a run was the
+    wait for fsync. Safe here: the database stays consistent after a crash, and what a crash could
+    lose is the last fraction of a second of runs, each a pure function of settings and data that
+    can be computed again. Imports and everything else keep the server's default."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def forecast_run_results(
