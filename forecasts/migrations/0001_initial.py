@@ -5,133 +5,236 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Dataset',
+            name="Dataset",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('edition', models.CharField(blank=True, max_length=60)),
-                ('source', models.CharField(max_length=1000)),
-                ('checksum', models.CharField(blank=True, help_text='SHA-256 of the file', max_length=64)),
-                ('file_format', models.CharField(blank=True, max_length=20)),
-                ('last_estimate_year', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('region_count', models.PositiveIntegerField(default=0)),
-                ('value_count', models.PositiveIntegerField(default=0)),
-                ('first_year', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('last_year', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('variants', models.JSONField(blank=True, default=list)),
-                ('started_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('duration_seconds', models.FloatField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='running', max_length=10)),
-                ('error', models.TextField(blank=True)),
-                ('is_active', models.BooleanField(default=False)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("edition", models.CharField(blank=True, max_length=60)),
+                ("source", models.CharField(max_length=1000)),
+                (
+                    "checksum",
+                    models.CharField(blank=True, help_text="SHA-256 of the file", max_length=64),
+                ),
+                ("file_format", models.CharField(blank=True, max_length=20)),
+                ("last_estimate_year", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("region_count", models.PositiveIntegerField(default=0)),
+                ("value_count", models.PositiveIntegerField(default=0)),
+                ("first_year", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("last_year", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("variants", models.JSONField(blank=True, default=list)),
+                ("started_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("duration_seconds", models.FloatField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        default="running",
+                        max_length=10,
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
+                ("is_active", models.BooleanField(default=False)),
             ],
             options={
-                'ordering': ['-started_at', '-id'],
-                'get_latest_by': 'started_at',
-                'constraints': [models.UniqueConstraint(condition=models.Q(('is_active', True)), fields=('is_active',), name='one_active_dataset'), models.CheckConstraint(condition=models.Q(('is_active', False), ('status', 'succeeded'), _connector='OR'), name='active_dataset_succeeded')],
+                "ordering": ["-started_at", "-id"],
+                "get_latest_by": "started_at",
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("is_active", True)),
+                        fields=("is_active",),
+                        name="one_active_dataset",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("is_active", False), ("status", "succeeded"), _connector="OR"
+                        ),
+                        name="active_dataset_succeeded",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ForecastRun',
+            name="ForecastRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('regions', models.JSONField()),
-                ('start_year', models.PositiveSmallIntegerField()),
-                ('end_year', models.PositiveSmallIntegerField()),
-                ('lags', models.PositiveSmallIntegerField(default=1)),
-                ('level', models.FloatField(default=0.95)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('duration_ms', models.FloatField()),
-                ('dataset', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='forecast_runs', to='forecasts.dataset')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("regions", models.JSONField()),
+                ("start_year", models.PositiveSmallIntegerField()),
+                ("end_year", models.PositiveSmallIntegerField()),
+                ("lags", models.PositiveSmallIntegerField(default=1)),
+                ("level", models.FloatField(default=0.95)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("duration_ms", models.FloatField()),
+                (
+                    "dataset",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="forecast_runs",
+                        to="forecasts.dataset",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ForecastPoint',
+            name="ForecastPoint",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('region_code', models.PositiveIntegerField(db_index=True)),
-                ('year', models.PositiveSmallIntegerField()),
-                ('value', models.FloatField(blank=True, null=True)),
-                ('lower', models.FloatField(blank=True, null=True)),
-                ('upper', models.FloatField(blank=True, null=True)),
-                ('actual', models.FloatField(blank=True, null=True)),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='points', to='forecasts.forecastrun')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("region_code", models.PositiveIntegerField(db_index=True)),
+                ("year", models.PositiveSmallIntegerField()),
+                ("value", models.FloatField(blank=True, null=True)),
+                ("lower", models.FloatField(blank=True, null=True)),
+                ("upper", models.FloatField(blank=True, null=True)),
+                ("actual", models.FloatField(blank=True, null=True)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="points",
+                        to="forecasts.forecastrun",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['run', 'region_code', 'year'],
+                "ordering": ["run", "region_code", "year"],
             },
         ),
         migrations.CreateModel(
-            name='Region',
+            name="Region",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.PositiveIntegerField(unique=True)),
-                ('name', models.CharField(db_index=True, max_length=200)),
-                ('kind', models.CharField(blank=True, db_index=True, max_length=60)),
-                ('iso3', models.CharField(blank=True, max_length=3, verbose_name='ISO3')),
-                ('sort_order', models.PositiveIntegerField(default=0)),
-                ('first_year', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('last_year', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('parent', models.ForeignKey(blank=True, db_column='parent_code', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='forecasts.region', to_field='code')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.PositiveIntegerField(unique=True)),
+                ("name", models.CharField(db_index=True, max_length=200)),
+                ("kind", models.CharField(blank=True, db_index=True, max_length=60)),
+                ("iso3", models.CharField(blank=True, max_length=3, verbose_name="ISO3")),
+                ("sort_order", models.PositiveIntegerField(default=0)),
+                ("first_year", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("last_year", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        db_column="parent_code",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="children",
+                        to="forecasts.region",
+                        to_field="code",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['sort_order', 'code'],
+                "ordering": ["sort_order", "code"],
             },
         ),
         migrations.CreateModel(
-            name='YearlyPopulation',
+            name="YearlyPopulation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('variant', models.CharField(max_length=60)),
-                ('year', models.PositiveSmallIntegerField()),
-                ('persons', models.BigIntegerField()),
-                ('region', models.ForeignKey(db_column='region_code', on_delete=django.db.models.deletion.CASCADE, related_name='populations', to='forecasts.region', to_field='code')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("variant", models.CharField(max_length=60)),
+                ("year", models.PositiveSmallIntegerField()),
+                ("persons", models.BigIntegerField()),
+                (
+                    "region",
+                    models.ForeignKey(
+                        db_column="region_code",
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="populations",
+                        to="forecasts.region",
+                        to_field="code",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['region', 'variant', 'year'],
+                "ordering": ["region", "variant", "year"],
             },
         ),
         migrations.AddConstraint(
-            model_name='forecastrun',
-            constraint=models.CheckConstraint(condition=models.Q(('start_year__lte', models.F('end_year'))), name='run_start_not_after_end'),
+            model_name="forecastrun",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("start_year__lte", models.F("end_year"))),
+                name="run_start_not_after_end",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='forecastrun',
-            constraint=models.CheckConstraint(condition=models.Q(('end_year__lte', 2300), ('start_year__gte', 1950)), name='run_years_in_range'),
+            model_name="forecastrun",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("end_year__lte", 2300), ("start_year__gte", 1950)),
+                name="run_years_in_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='forecastrun',
-            constraint=models.CheckConstraint(condition=models.Q(('lags__gte', 1), ('lags__lte', 10)), name='run_lags_in_range'),
+            model_name="forecastrun",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("lags__gte", 1), ("lags__lte", 10)), name="run_lags_in_range"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='forecastrun',
-            constraint=models.CheckConstraint(condition=models.Q(('level__gt', 0), ('level__lt', 1)), name='run_level_between_0_and_1'),
+            model_name="forecastrun",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("level__gt", 0), ("level__lt", 1)),
+                name="run_level_between_0_and_1",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='forecastpoint',
-            constraint=models.UniqueConstraint(fields=('run', 'region_code', 'year'), name='one_point_per_run_region_year'),
+            model_name="forecastpoint",
+            constraint=models.UniqueConstraint(
+                fields=("run", "region_code", "year"), name="one_point_per_run_region_year"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='yearlypopulation',
-            constraint=models.UniqueConstraint(fields=('region', 'variant', 'year'), name='one_value_per_region_variant_year'),
+            model_name="yearlypopulation",
+            constraint=models.UniqueConstraint(
+                fields=("region", "variant", "year"), name="one_value_per_region_variant_year"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='yearlypopulation',
-            constraint=models.CheckConstraint(condition=models.Q(('persons__gte', 0)), name='persons_not_negative'),
+            model_name="yearlypopulation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("persons__gte", 0)), name="persons_not_negative"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='yearlypopulation',
-            constraint=models.CheckConstraint(condition=models.Q(('year__gte', 1950), ('year__lte', 2300)), name='population_year_in_range'),
+            model_name="yearlypopulation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("year__gte", 1950), ("year__lte", 2300)),
+                name="population_year_in_range",
+            ),
         ),
     ]

@@ -4,22 +4,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('forecasts', '0002_methods_lags_backtests'),
+        ("forecasts", "0002_methods_lags_backtests"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='forecastrun',
-            name='run_level_between_0_and_1',
+            model_name="forecastrun",
+            name="run_level_between_0_and_1",
         ),
         migrations.AddConstraint(
-            model_name='forecastrun',
-            constraint=models.CheckConstraint(condition=models.Q(('level__gt', 0.0), ('level__lte', 0.9999)), name='run_level_in_range'),
+            model_name="forecastrun",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("level__gt", 0.0), ("level__lte", 0.9999)),
+                name="run_level_in_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='region',
-            constraint=models.CheckConstraint(condition=models.Q(('code__lte', 999999999)), name='region_code_in_range'),
+            model_name="region",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("code__lte", 999999999)), name="region_code_in_range"
+            ),
         ),
     ]

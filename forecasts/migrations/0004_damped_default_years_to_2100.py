@@ -4,52 +4,96 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('forecasts', '0003_rules_in_one_place'),
+        ("forecasts", "0003_rules_in_one_place"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='backtestrun',
-            name='backtest_method_known',
+            model_name="backtestrun",
+            name="backtest_method_known",
         ),
         migrations.RemoveConstraint(
-            model_name='forecastrun',
-            name='run_years_in_range',
+            model_name="forecastrun",
+            name="run_years_in_range",
         ),
         migrations.RemoveConstraint(
-            model_name='forecastrun',
-            name='run_method_known',
+            model_name="forecastrun",
+            name="run_method_known",
         ),
         migrations.RemoveConstraint(
-            model_name='yearlypopulation',
-            name='population_year_in_range',
+            model_name="yearlypopulation",
+            name="population_year_in_range",
         ),
         migrations.AlterField(
-            model_name='backtestrun',
-            name='method',
-            field=models.CharField(choices=[('levels', 'levels'), ('log', 'log'), ('diff', 'diff'), ('growth', 'growth'), ('diff2', 'diff2'), ('growth2', 'growth2'), ('damped', 'damped')], max_length=10),
+            model_name="backtestrun",
+            name="method",
+            field=models.CharField(
+                choices=[
+                    ("levels", "levels"),
+                    ("log", "log"),
+                    ("diff", "diff"),
+                    ("growth", "growth"),
+                    ("diff2", "diff2"),
+                    ("growth2", "growth2"),
+                    ("damped", "damped"),
+                ],
+                max_length=10,
+            ),
         ),
         migrations.AlterField(
-            model_name='forecastrun',
-            name='method',
-            field=models.CharField(choices=[('levels', 'levels'), ('log', 'log'), ('diff', 'diff'), ('growth', 'growth'), ('diff2', 'diff2'), ('growth2', 'growth2'), ('damped', 'damped')], default='levels', max_length=10),
+            model_name="forecastrun",
+            name="method",
+            field=models.CharField(
+                choices=[
+                    ("levels", "levels"),
+                    ("log", "log"),
+                    ("diff", "diff"),
+                    ("growth", "growth"),
+                    ("diff2", "diff2"),
+                    ("growth2", "growth2"),
+                    ("damped", "damped"),
+                ],
+                default="levels",
+                max_length=10,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='backtestrun',
-            constraint=models.CheckConstraint(condition=models.Q(('method__in', ['levels', 'log', 'diff', 'growth', 'diff2', 'growth2', 'damped'])), name='backtest_method_known'),
+            model_name="backtestrun",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "method__in",
+                        ["levels", "log", "diff", "growth", "diff2", "growth2", "damped"],
+                    )
+                ),
+                name="backtest_method_known",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='forecastrun',
-            constraint=models.CheckConstraint(condition=models.Q(('end_year__lte', 2100), ('start_year__gte', 1950)), name='run_years_in_range'),
+            model_name="forecastrun",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("end_year__lte", 2100), ("start_year__gte", 1950)),
+                name="run_years_in_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='forecastrun',
-            constraint=models.CheckConstraint(condition=models.Q(('method__in', ['levels', 'log', 'diff', 'growth', 'diff2', 'growth2', 'damped'])), name='run_method_known'),
+            model_name="forecastrun",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "method__in",
+                        ["levels", "log", "diff", "growth", "diff2", "growth2", "damped"],
+                    )
+                ),
+                name="run_method_known",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='yearlypopulation',
-            constraint=models.CheckConstraint(condition=models.Q(('year__gte', 1950), ('year__lte', 2100)), name='population_year_in_range'),
+            model_name="yearlypopulation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("year__gte", 1950), ("year__lte", 2100)),
+                name="population_year_in_range",
+            ),
         ),
     ]

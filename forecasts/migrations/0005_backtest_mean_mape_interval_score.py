@@ -4,25 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('forecasts', '0004_damped_default_years_to_2100'),
+        ("forecasts", "0004_damped_default_years_to_2100"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='backtestresult',
-            name='interval_score',
+            model_name="backtestresult",
+            name="interval_score",
             field=models.FloatField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='backtestrun',
-            name='interval_score',
-            field=models.FloatField(blank=True, help_text='Median across regions of the interval score, percent', null=True),
+            model_name="backtestrun",
+            name="interval_score",
+            field=models.FloatField(
+                blank=True,
+                help_text="Median across regions of the interval score, percent",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='backtestrun',
-            name='mean_mape',
+            model_name="backtestrun",
+            name="mean_mape",
             field=models.FloatField(blank=True, null=True),
         ),
     ]

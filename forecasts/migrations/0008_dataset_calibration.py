@@ -5,17 +5,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('forecasts', '0007_trigram_and_iso3'),
+        ("forecasts", "0007_trigram_and_iso3"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DatasetCalibration',
+            name="DatasetCalibration",
             fields=[
-                ('dataset', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='calibration', serialize=False, to='forecasts.dataset')),
-                ('damped', models.JSONField(blank=True, default=dict)),
+                (
+                    "dataset",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="calibration",
+                        serialize=False,
+                        to="forecasts.dataset",
+                    ),
+                ),
+                ("damped", models.JSONField(blank=True, default=dict)),
             ],
         ),
     ]

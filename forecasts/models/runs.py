@@ -45,6 +45,14 @@ class ForecastRun(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # services.forecast_run_find looks up a run by its settings before storing one: without
+        # this index every press of "Forecast" read all the runs of the dataset.
+        indexes = [
+            models.Index(
+                fields=["dataset", "start_year", "end_year", "method", "level"],
+                name="run_settings",
+            )
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(start_year__lte=models.F("end_year")), name="run_start_not_after_end"
