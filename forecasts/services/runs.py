@@ -95,20 +95,48 @@ def forecast_run_create(
         interval=results[0].interval if results else ForecastRun.Interval.MODEL,
         duration_ms=(time.perf_counter() - started) * 1000,
     )
-    ForecastPoint.objects.bulk_create(
-        ForecastPoint(
-            run=run,
-            region_code=result.code,
-            year=point.year,
-            value=point.value,
-            lower=point.lower,
-            upper=point.upper,
-            actual=point.actual,
+    _insert_points(run, results)
+    return StoredRun(run=run, results=results)
+
+
+POINT_COLUMNS = ("region_code", "year", "value", "lower", "upper", "actual")
+POINT_TYPES = ("integer", "smallint", "float8", "float8", "float8", "float8")
+
+
+def _insert_points(run: ForecastRun, results: list[RegionForecast]) -> None:
+    """All the run's points in one INSERT. On PostgreSQL the columns go as six arrays (INSERT ...
+    SELECT FROM UNNEST): building and preparing a model instance per point was a fifth of the
+    time of storing a run. Elsewhere, bulk_create."""
+    rows = [
+        (
+            result.code,
+            point.year,
+            *(_number(x) for x in (point.value, point.lower, point.upper, point.actual)),
         )
         for result in results
         for point in result.points
+    ]
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        ForecastPoint.objects.bulk_create(
+            ForecastPoint(run=run, **dict(zip(POINT_COLUMNS, row, strict=True))) for row in rows
+        )
+        return
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(name) for name in ("run_id", *POINT_COLUMNS))
+    arrays = ", ".join(f"%s::{kind}[]" for kind in POINT_TYPES)
+    sql = (
+        f"INSERT INTO {quote(ForecastPoint._meta.db_table)} ({columns}) "
+        f"SELECT %s, * FROM UNNEST({arrays})"
     )
-    return StoredRun(run=run, results=results)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [run.pk, *(list(column) for column in zip(*rows, strict=True))])
+
+
+def _number(value) -> float | None:
+    """A float the database driver takes (numpy's float64 is not one psycopg2 adapts)."""
+    return None if value is None else float(value)
 
 
 def _commit_without_waiting_for_disk() -> None:
