@@ -1,12 +1,14 @@
 """Forecasts of the statsforecast peers for bench_accuracy.py, cached as JSON.
 
     python -m venv .venv-bench && .venv-bench/bin/pip install -r requirements-bench.txt
-    .venv-bench/bin/python benchmarks/bench_peers.py [--file PATH]
+    .venv-bench/bin/python benchmarks/bench_peers.py [--file PATH] [--windows 1995:10,1985:20]
 
 Runs AutoARIMA, AutoETS and AutoARIMA on log population (statsforecast, non-seasonal, 95%
 intervals) on every WPP2019 region with data, for each window bench_accuracy.py judges: fit on
 1950..origin, forecast origin+1..origin+h. Writes .cache/bench/peers-<checksum of the file>.json:
 per window and model the seconds of the fit and, per region code, [value, lower, upper] lists.
+`--windows origin:h,...` runs other windows (e.g. the earlier origins the default's settings are
+chosen on) and adds them to the cache beside the ones already there.
 Why a separate venv and a cache: statsforecast (numba, scipy, an older pandas) is no dependency of
 the project, and AutoARIMA takes ~40 s a window; the accuracy benchmark then reads the figures.
 No Django and no model code: the file is read with forecasts.wpp (numpy, pandas, forecasts.rules).
@@ -81,12 +83,19 @@ def run_window(histories, model, log, origin, horizon):
     return seconds, forecasts
 
 
+def parse_windows(text):
+    """"1995:10,1985:20" -> [(1995, 10), (1985, 20)]."""
+    return [tuple(int(part) for part in item.split(":")) for item in text.split(",")]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE)
+    parser.add_argument("--windows", type=parse_windows, default=None)
     arguments = parser.parse_args()
     histories = wpp2019_histories(arguments.file)
     warm_up(histories)
+    target = peers_cache(arguments.file)
     document = {
         "statsforecast": statsforecast.__version__,
         "file": arguments.file.name,
@@ -94,7 +103,9 @@ def main():
         "level": LEVEL,
         "windows": {},
     }
-    for origin, horizon in WINDOWS:
+    if arguments.windows and target.is_file():
+        document["windows"] = json.loads(target.read_text())["windows"]
+    for origin, horizon in arguments.windows or WINDOWS:
         for name, (make, log) in MODELS.items():
             seconds, forecasts = run_window(histories, make(), log, origin, horizon)
             document["windows"][f"{name}|{origin}|{horizon}"] = {
@@ -102,7 +113,6 @@ def main():
                 "forecasts": forecasts,
             }
             print(f"{name:<14} fit 1950..{origin} h={horizon:<3} {seconds:6.1f} s", flush=True)
-    target = peers_cache(arguments.file)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(document))
     print(f"wrote {target.relative_to(ROOT)}")
