@@ -1,6 +1,7 @@
 """Accuracy and interval honesty of the default forecast against the old models and statsforecast.
 
-    .venv/bin/python benchmarks/bench_accuracy.py [--file PATH] [--runs 30]      (make bench-accuracy)
+    .venv/bin/python benchmarks/bench_accuracy.py [--file PATH] [--runs 30] [--selection]
+                                                                               (make bench-accuracy)
 
 Every WPP2019 region with data is fitted on 1950..origin and forecast origin+1..origin+h, with
 95% intervals, for the three windows the targets are set on (2010 h=10, 2000 h=20, 1990 h=30) and
@@ -22,6 +23,9 @@ regions); regions with a value or bound <= 0 (or none); explosive fits (largest 
 modulus >= 1 in the space the model is fitted in; "-" where not measured); seconds of fit, predict
 and intervals for all regions (calibration separately). Then a "targets" line per window and the
 timing of the default's batch forecast of every region (target < 20 ms).
+With --selection it also prints SELECTION_WINDOWS: origins 1975-1995 whose held-out years end by
+2005, the windows the default's settings are chosen on (the report windows above only report).
+Their peers come from `bench_peers.py --selection`; a window without them shows the project only.
 No database: the file is read with forecasts.wpp.
 """
 
@@ -45,6 +49,16 @@ from forecasts.modeling import autoreg, damped, longrange, longrange_table  # no
 
 MAIN_WINDOWS = ((2010, 10), (2000, 20), (1990, 30))
 ROBUSTNESS_WINDOWS = ((1995, 25), (2005, 15), (1985, 10))
+SELECTION_WINDOWS = (
+    (1975, 10),
+    (1985, 10),
+    (1990, 10),
+    (1995, 10),
+    (1975, 20),
+    (1980, 20),
+    (1985, 20),
+    (1975, 30),
+)
 LEVEL = 0.95
 PENALTY = 2 / (1 - LEVEL)  # 40: the interval score's charge per person outside the interval
 PEERS = ("AutoARIMA", "AutoETS", "AutoARIMA-log")
@@ -309,11 +323,19 @@ def targets_line(origin, horizon, rows: list[Row]) -> str:
     return f"targets {origin} h={horizon}: " + "; ".join(parts)
 
 
-def print_windows(histories, peers):
+def print_windows(histories, peers, selection=False):
     verdicts = []
-    for label, windows in (("Main windows", MAIN_WINDOWS), ("Robustness", ROBUSTNESS_WINDOWS)):
+    groups = [("Main windows", MAIN_WINDOWS), ("Robustness", ROBUSTNESS_WINDOWS)]
+    if selection:
+        groups.append(("Selection windows (held-out years <= 2005)", SELECTION_WINDOWS))
+    shown = set()
+    for label, windows in groups:
         print(f"\n== {label} (95% intervals, {len(histories)} regions) ==")
         for origin, horizon in windows:
+            if (origin, horizon) in shown:
+                print(f"fit 1950..{origin} h={horizon}: shown above")
+                continue
+            shown.add((origin, horizon))
             print(f"fit 1950..{origin}, forecast {origin + 1}..{origin + horizon} (h={horizon})")
             print(HEADER)
             rows = window_rows(histories, peers, origin, horizon)
@@ -366,10 +388,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE)
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--selection", action="store_true", help="also the selection windows")
     arguments = parser.parse_args()
     histories = wpp2019_histories(arguments.file)
     peers = load_peers(arguments.file)
-    print_windows(histories, peers)
+    print_windows(histories, peers, arguments.selection)
     print_batch_timing(histories, arguments.runs)
 
 

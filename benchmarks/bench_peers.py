@@ -1,12 +1,15 @@
 """Forecasts of the statsforecast peers for bench_accuracy.py, cached as JSON.
 
     python -m venv .venv-bench && .venv-bench/bin/pip install -r requirements-bench.txt
-    .venv-bench/bin/python benchmarks/bench_peers.py [--file PATH]
+    .venv-bench/bin/python benchmarks/bench_peers.py [--file PATH] [--selection | --windows 1995:10,...]
 
 Runs AutoARIMA, AutoETS and AutoARIMA on log population (statsforecast, non-seasonal, 95%
 intervals) on every WPP2019 region with data, for each window bench_accuracy.py judges: fit on
 1950..origin, forecast origin+1..origin+h. Writes .cache/bench/peers-<checksum of the file>.json:
 per window and model the seconds of the fit and, per region code, [value, lower, upper] lists.
+`--windows origin:h,...` runs other windows and adds them to the cache beside the ones already
+there; `--selection` does so for SELECTION_WINDOWS, the earlier windows (held-out years <= 2005)
+on which the default's settings are chosen (`bench_accuracy.py --selection` prints them).
 Why a separate venv and a cache: statsforecast (numba, scipy, an older pandas) is no dependency of
 the project, and AutoARIMA takes ~40 s a window; the accuracy benchmark then reads the figures.
 No Django and no model code: the file is read with forecasts.wpp (numpy, pandas, forecasts.rules).
@@ -33,6 +36,16 @@ from wpp2019 import DEFAULT_FILE, checksum, peers_cache, wpp2019_histories  # no
 
 # (origin, horizon): the three windows and the robustness rows of bench_accuracy.py.
 WINDOWS = [(2010, 10), (2000, 20), (1990, 30), (1995, 25), (2005, 15), (1985, 10)]
+# The selection windows of bench_accuracy.py --selection not already in WINDOWS (1985 h=10 is).
+SELECTION_WINDOWS = [
+    (1975, 10),
+    (1990, 10),
+    (1995, 10),
+    (1975, 20),
+    (1980, 20),
+    (1985, 20),
+    (1975, 30),
+]
 LEVEL = 95
 MODELS = {
     "AutoARIMA": (lambda: AutoARIMA(season_length=1), False),
@@ -81,12 +94,22 @@ def run_window(histories, model, log, origin, horizon):
     return seconds, forecasts
 
 
+def parse_windows(text):
+    """ "1995:10,1985:20" -> [(1995, 10), (1985, 20)]."""
+    return [tuple(int(part) for part in item.split(":")) for item in text.split(",")]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE)
+    parser.add_argument("--windows", type=parse_windows, default=None)
+    parser.add_argument("--selection", action="store_true")
     arguments = parser.parse_args()
+    if arguments.selection:
+        arguments.windows = SELECTION_WINDOWS
     histories = wpp2019_histories(arguments.file)
     warm_up(histories)
+    target = peers_cache(arguments.file)
     document = {
         "statsforecast": statsforecast.__version__,
         "file": arguments.file.name,
@@ -94,7 +117,9 @@ def main():
         "level": LEVEL,
         "windows": {},
     }
-    for origin, horizon in WINDOWS:
+    if arguments.windows and target.is_file():
+        document["windows"] = json.loads(target.read_text())["windows"]
+    for origin, horizon in arguments.windows or WINDOWS:
         for name, (make, log) in MODELS.items():
             seconds, forecasts = run_window(histories, make(), log, origin, horizon)
             document["windows"][f"{name}|{origin}|{horizon}"] = {
@@ -102,7 +127,6 @@ def main():
                 "forecasts": forecasts,
             }
             print(f"{name:<14} fit 1950..{origin} h={horizon:<3} {seconds:6.1f} s", flush=True)
-    target = peers_cache(arguments.file)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(document))
     print(f"wrote {target.relative_to(ROOT)}")
