@@ -380,3 +380,26 @@ def test_a_vanishingly_small_level_keeps_the_models_zero_width_interval(small_da
 
     assert world.interval == "model"
     assert world.points[0].lower == world.points[0].value == world.points[0].upper
+
+
+def test_region_outlooks_are_fitted_in_one_batch_with_the_same_numbers(small_dataset, monkeypatch):
+    """The first region page fits every region's outlook at once; each is what a fit of that
+    region alone gives, and later pages fit nothing."""
+    from forecasts.active_data import active_data
+    from forecasts.services import forecasts as forecasts_module
+
+    data = active_data()
+    regions = data.regions_with_data()
+    alone = {region.code: forecasts_module._outlook(data, region) for region in regions}
+    calls = []
+    real = forecasts_module.forecast_compute
+    monkeypatch.setattr(
+        forecasts_module, "forecast_compute", lambda **kw: calls.append(kw) or real(**kw)
+    )
+
+    batched = {region.code: services.region_outlook(data=data, region=region) for region in regions}
+
+    assert len(calls) == 1 and len(calls[0]["regions"]) == len(regions) > 1
+    for code, outlook in alone.items():
+        assert batched[code].points == outlook.points
+        assert (batched[code].lags, batched[code].interval) == (outlook.lags, outlook.interval)

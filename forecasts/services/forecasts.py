@@ -167,7 +167,29 @@ def region_outlook(*, data: ActiveData | None = None, region: Region) -> RegionF
     cannot be fitted. Computed once per data generation (a region page shows it; nobody asked
     for a run, so it is not stored)."""
     data = data or required_data()
+    outlooks = data.remember("outlooks", lambda: _all_outlooks(data))
+    if region.code in outlooks:
+        return outlooks[region.code]
     return data.remember(("outlook", region.code), lambda: _outlook(data, region))
+
+
+def _all_outlooks(data: ActiveData) -> dict[int, RegionForecast | None]:
+    """Every region's outlook, in one batched fit per last recorded year (usually one batch for
+    all): the first region page a process serves pays for all of them at once (tens of ms),
+    instead of each page its own fit. Regions a batch cannot fit are left to ``_outlook``."""
+    by_last_year: dict[int, list[Region]] = {}
+    for region in data.regions_with_data():
+        if region.last_year < rules.YEAR_MAX:
+            by_last_year.setdefault(region.last_year, []).append(region)
+    outlooks = {}
+    for last_year, regions in by_last_year.items():
+        end = min(last_year + OUTLOOK_YEARS, rules.YEAR_MAX)
+        try:
+            results = forecast_compute(data=data, regions=regions, start=last_year + 1, end=end)
+        except rules.ForecastError:
+            continue
+        outlooks.update((result.code, result) for result in results)
+    return outlooks
 
 
 def _outlook(data: ActiveData, region: Region) -> RegionForecast | None:
