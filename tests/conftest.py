@@ -171,6 +171,15 @@ def browser():
         chromium.close()
 
 
+def serve_static_by_name(settings) -> None:
+    """The live server serves static files through the staticfiles finders, which know them by
+    their own names, not by the hashed names of the manifest storage used with DEBUG off."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 def refuse_other_hosts(tab, site_url: str) -> None:
     """Let ``tab`` talk to the live server only: other requests are refused and noted in
     ``tab.foreign_requests``; script errors are noted in ``tab.script_errors``."""

@@ -14,7 +14,7 @@ import pytest
 from forecasts import services
 from forecasts.models import Region
 
-from .conftest import refuse_other_hosts
+from .conftest import refuse_other_hosts, serve_static_by_name
 from .test_world import write_un_file
 
 pytestmark = pytest.mark.browser
@@ -40,13 +40,6 @@ PAGES = {
 }
 
 
-def _serve_plain_static(settings):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 @pytest.fixture(scope="module")
 def axe_source():
     if not AXE.exists():
@@ -57,7 +50,7 @@ def axe_source():
 @pytest.fixture
 def site(live_server, transactional_db, tmp_path, settings):
     """A site with UN projections, one stored run and the accuracy backtests."""
-    _serve_plain_static(settings)
+    serve_static_by_name(settings)
     services.dataset_import(source=str(write_un_file(tmp_path)))
     services.accuracy_refresh()
     run = services.forecast_run_create(

@@ -4,6 +4,8 @@ import pytest
 
 from forecasts.models import Dataset, Job
 
+from .conftest import serve_static_by_name
+
 pytestmark = pytest.mark.browser
 
 PASSWORD = "a-long-test-password"
@@ -12,10 +14,7 @@ PASSWORD = "a-long-test-password"
 @pytest.fixture
 def unhashed_static_files(settings):
     """The live server serves static files from their sources, under their own names."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+    serve_static_by_name(settings)
 
 
 def test_staff_user_refreshes_data_through_the_admin(

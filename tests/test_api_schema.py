@@ -7,6 +7,8 @@ import pytest
 from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
+from .conftest import serve_static_by_name
+
 ENDPOINTS = {
     "/api/regions/": {"get"},
     "/api/regions/{code}/": {"get"},
@@ -30,10 +32,7 @@ def schema(db):
 @pytest.fixture
 def plain_static_files(settings):
     """Static URLs without the manifest `collectstatic` writes (these tests do not need it)."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+    serve_static_by_name(settings)
 
 
 def test_schema_is_valid_openapi(schema):

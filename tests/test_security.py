@@ -13,6 +13,8 @@ from django.test import Client
 from forecasts import services
 from forecasts.models import Dataset, ForecastRun
 
+from .conftest import serve_static_by_name
+
 ROOT = Path(__file__).resolve().parent.parent
 VALID_FORM = {"regions": ["900", "901"], "from": "2030", "to": "2035", "lags": "1", "level": "0.95"}
 PRODUCTION_ENV = {
@@ -313,10 +315,7 @@ document.addEventListener("securitypolicyviolation", (event) => {
 
 @pytest.fixture
 def csp_site(live_server, transactional_db, small_wide_file, settings, django_user_model):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+    serve_static_by_name(settings)
     dataset = services.dataset_import(source=str(small_wide_file))
     assert dataset.status == Dataset.Status.SUCCEEDED
     return live_server

@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 from forecasts import services
 from forecasts.models import Region
 
-from .conftest import refuse_other_hosts
+from .conftest import refuse_other_hosts, serve_static_by_name
 
 pytestmark = pytest.mark.browser
 
@@ -17,10 +17,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture
 def site(live_server, transactional_db, small_wide_file, settings):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+    serve_static_by_name(settings)
     services.dataset_import(source=str(small_wide_file))
     run = services.forecast_run_create(
         regions=list(Region.objects.filter(code__in=[900, 250])), start=2030, end=2040

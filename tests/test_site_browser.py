@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from forecasts import presenters, selectors, services
 from forecasts.models import ForecastRun
-from tests.conftest import refuse_other_hosts
+from tests.conftest import refuse_other_hosts, serve_static_by_name
 
 pytestmark = pytest.mark.browser
 
@@ -20,10 +20,7 @@ def site(live_server, transactional_db, small_wide_file, settings):
     The live server serves static files through the staticfiles finders, which know the files by
     their own names, not by the hashed names of the manifest storage used with DEBUG off.
     """
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+    serve_static_by_name(settings)
     services.dataset_import(source=str(small_wide_file))
     return live_server
 

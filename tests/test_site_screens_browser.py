@@ -8,6 +8,8 @@ import pytest
 
 from forecasts import selectors, services
 
+from .conftest import serve_static_by_name
+
 pytestmark = pytest.mark.browser
 
 WIDTHS = [pytest.param((1366, 900), id="1366px"), pytest.param((390, 844), id="390px")]
@@ -15,10 +17,7 @@ WIDTHS = [pytest.param((1366, 900), id="1366px"), pytest.param((390, 844), id="3
 
 @pytest.fixture
 def site(live_server, transactional_db, small_wide_file, settings):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+    serve_static_by_name(settings)
     services.dataset_import(source=str(small_wide_file))
     return live_server
 

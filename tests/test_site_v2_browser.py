@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from forecasts import services
 from forecasts.models import Region
 
-from .conftest import refuse_other_hosts
+from .conftest import refuse_other_hosts, serve_static_by_name
 from .test_world import write_un_file
 
 pytestmark = pytest.mark.browser
@@ -29,17 +29,10 @@ LAYOUT_SHIFT = """() => new Promise((resolve) => {
 })"""
 
 
-def _plain_static(settings):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 @pytest.fixture
 def un_site(live_server, transactional_db, tmp_path, settings):
     """Data with UN projections and a run of France and Niger from 2030 (a gap after 2021)."""
-    _plain_static(settings)
+    serve_static_by_name(settings)
     services.dataset_import(source=str(write_un_file(tmp_path)))
     run = services.forecast_run_create(
         regions=list(Region.objects.filter(code__in=[250, 562])), start=2030, end=2060
@@ -50,7 +43,7 @@ def un_site(live_server, transactional_db, tmp_path, settings):
 
 @pytest.fixture
 def wpp2019_site(live_server, transactional_db, wpp2019_file, settings):
-    _plain_static(settings)
+    serve_static_by_name(settings)
     services.dataset_import(source=str(wpp2019_file))
     return live_server
 

@@ -8,7 +8,7 @@ from playwright.sync_api import expect
 
 from forecasts import services
 
-from .conftest import refuse_other_hosts
+from .conftest import refuse_other_hosts, serve_static_by_name
 from .test_world import write_un_file
 
 pytestmark = pytest.mark.browser
@@ -18,24 +18,16 @@ NIGER = "562"  # compact, inland: its centroid is inside it at 1:110m
 MAP_LOAD_SECONDS = 1.0
 
 
-def _serve_plain_static(settings):
-    """The live server serves static files through the finders, by their own names."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 @pytest.fixture
 def wpp2019_site(live_server, transactional_db, wpp2019_file, settings):
-    _serve_plain_static(settings)
+    serve_static_by_name(settings)
     services.dataset_import(source=str(wpp2019_file))
     return live_server
 
 
 @pytest.fixture
 def un_site(live_server, transactional_db, tmp_path, settings):
-    _serve_plain_static(settings)
+    serve_static_by_name(settings)
     services.dataset_import(source=str(write_un_file(tmp_path)))
     return live_server
 
