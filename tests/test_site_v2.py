@@ -148,6 +148,20 @@ def test_run_png_is_the_chart_as_a_16_by_9_image(client, small_dataset):
     assert linear.content != log.content
 
 
+def test_the_same_png_is_drawn_once(client, small_dataset, monkeypatch):
+    run = _run()
+    drawn = []
+    real_png = charts.png
+    monkeypatch.setattr(charts, "png", lambda chart: drawn.append(1) or real_png(chart))
+
+    first = client.get(f"/runs/{run.pk}.png")
+    again = client.get(f"/runs/{run.pk}.png")
+    log = client.get(f"/runs/{run.pk}.png?scale=log")
+
+    assert first.content == again.content != log.content
+    assert len(drawn) == 2  # the linear chart once, the log chart once
+
+
 def test_png_draws_accented_names_with_a_real_font():
     """Pillow's built-in font has no accents: "Réunion" would come out as boxes."""
     chart = {
