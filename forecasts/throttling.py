@@ -43,6 +43,33 @@ def forecast_budget_charge(request, *, regions: int, years: int) -> float | None
     return _charge(request, "forecasts", rate, run_cost(regions=regions, years=years))
 
 
+class BudgetSpent(Exception):
+    """The client has used its forecast budget; ``wait`` seconds until the next window."""
+
+    def __init__(self, wait: float):
+        super().__init__(f"Too many forecasts computed; try again in {math.ceil(wait)} s.")
+        self.wait = wait
+
+
+def forecast_budget_guard(request, *, regions: int, years: int):
+    """What a service calls just before computing a forecast the cache does not hold (its
+    ``before_compute``): charges the client's forecast budget, raises BudgetSpent when spent."""
+
+    def charge() -> None:
+        wait = forecast_budget_charge(request, regions=regions, years=years)
+        if wait is not None:
+            raise BudgetSpent(wait)
+
+    return charge
+
+
+def world_budget_guard(request, *, data, start: int, end: int):
+    """The world ranking's guard: it forecasts every region with data over the years asked, so
+    it is charged as that many regions (285 × 31 years = 45 units for WPP2019, 2020-2050)."""
+    regions = len(data.regions_with_data())
+    return forecast_budget_guard(request, regions=regions, years=end - start + 1)
+
+
 def _charge(request, budget: str, rate: str, cost: int) -> float | None:
     limit, period = _rate(rate)
     window = int(time.time() // period)

@@ -128,3 +128,29 @@ def test_the_site_and_api_answer_while_redis_is_down(small_dataset, settings, cl
     answer = APIClient().get("/api/forecast/", {"regions": "900", "from": 2030, "to": 2031})
     assert answer.status_code == 200
     assert _api_post(APIClient()).status_code == 201
+
+
+def test_world_rankings_the_cache_does_not_hold_draw_on_the_forecast_budget(
+    small_dataset, settings, client
+):
+    """Each new pair of years forecasts every region: a client varying them is refused once its
+    forecast budget is spent, on the page, its CSV and the API alike; a pair already computed
+    is free."""
+    settings.FORECASTS_RATE = "3/minute"  # 5 regions x 11 years = 55 points: 1 unit a ranking
+    api = APIClient()
+
+    answers = [
+        client.get("/world/", {"from": 2030, "to": 2040}).status_code,
+        client.get("/world.csv", {"from": 2031, "to": 2041}).status_code,
+        api.get("/api/world/", {"from": 2032, "to": 2042}).status_code,
+        api.get("/api/world/", {"from": 2033, "to": 2043}).status_code,
+        client.get("/world/", {"from": 2034, "to": 2044}).status_code,
+        client.get("/world.csv", {"from": 2035, "to": 2045}).status_code,
+    ]
+    cached = client.get("/world/", {"from": 2030, "to": 2040})
+    refused = client.get("/world/", {"from": 2036, "to": 2046})
+
+    assert answers == [200, 200, 200, 429, 429, 429]
+    assert cached.status_code == 200
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+    assert "Too many forecasts" in refused.content.decode()

@@ -292,7 +292,7 @@ def test_api_schema_documents_the_endpoint(api):
         "kind",
         "region",
     }
-    assert set(operation["responses"]) == {"200", "400", "404", "409", "414", "500", "503"}
+    assert set(operation["responses"]) == {"200", "400", "404", "409", "414", "429", "500", "503"}
     output = schema["components"]["schemas"]["WorldOutput"]
     assert {"regions", "params", "has_un_projections"} <= set(output["properties"])
 

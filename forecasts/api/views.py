@@ -140,19 +140,15 @@ class ForecastApi(APIView):
         query = serializers.ForecastInputSerializer(
             data=request.query_params, context={"data": data}
         ).validated()
-        years = query["end"] - query["start"] + 1
-
-        def charge_budget():
-            wait = throttling.forecast_budget_charge(
-                request, regions=len(query["regions"]), years=years
-            )
-            if wait is not None:
-                raise Throttled(wait=wait)
-
+        guard = throttling.forecast_budget_guard(
+            request, regions=len(query["regions"]), years=query["end"] - query["start"] + 1
+        )
         try:
-            document = services.forecast_document(data=data, before_compute=charge_budget, **query)
+            document = services.forecast_document(data=data, before_compute=guard, **query)
         except rules.ForecastError as error:
             raise forecast_error(error) from None
+        except throttling.BudgetSpent as spent:
+            raise Throttled(wait=spent.wait) from None
         return Response(document)
 
 
@@ -330,6 +326,7 @@ class WorldApi(APIView):
             400: VALIDATION_ERROR,
             404: OpenApiResponse(description="A kind or region the loaded data does not have"),
             409: NO_DATA,
+            429: THROTTLED,
         },
     )
     def get(self, request):
@@ -337,13 +334,19 @@ class WorldApi(APIView):
         settings = serializers.WorldInputSerializer(
             data=request.query_params, context={"data": data}
         ).validated()
-        ranking = services.world_ranking(
-            data=data,
-            start=settings["start"],
-            end=settings["end"],
-            kind=settings["kind"],
-            region=settings.get("region"),
-        )
+        try:
+            ranking = services.world_ranking(
+                data=data,
+                start=settings["start"],
+                end=settings["end"],
+                kind=settings["kind"],
+                region=settings.get("region"),
+                before_compute=throttling.world_budget_guard(
+                    request, data=data, start=settings["start"], end=settings["end"]
+                ),
+            )
+        except throttling.BudgetSpent as spent:
+            raise Throttled(wait=spent.wait) from None
         document = presenters.world_document(
             ranking, dataset=data.dataset, kind=settings["kind"], region=settings.get("region")
         )

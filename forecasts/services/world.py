@@ -128,14 +128,19 @@ def world_parent_regions(data: ActiveData) -> list[Region]:
     ]
 
 
-def world_rows(*, data: ActiveData | None = None, start: int, end: int) -> list[WorldRow]:
+def world_rows(
+    *, data: ActiveData | None = None, start: int, end: int, before_compute=None
+) -> list[WorldRow]:
     """Every region with data between ``start`` and ``end``, in the data's order; cached per
-    data generation and years. ForecastError when the span breaks the rules."""
+    data generation and years. ForecastError when the span breaks the rules. ``before_compute``
+    is called only when the cache cannot answer (the front doors charge the forecast budget)."""
     data = data or required_data()
     check_world_span(data, start, end)
     key = f"world:{data.generation}:{start}:{end}"
     rows = cache.get(key)
     if rows is None:
+        if before_compute is not None:
+            before_compute()
         rows = _compute_rows(data, start, end)
         cache.set(key, rows, FORECAST_CACHE_SECONDS)
     return rows
@@ -150,12 +155,13 @@ def world_ranking(
     region: int | None = None,
     sort: str | None = None,
     descending: bool = False,
+    before_compute=None,
 ) -> WorldRanking:
     """The regions of ``kind`` (countries by default) inside ``region`` (any ancestor), sorted by
     ``sort`` (a rules.WORLD_SORTS key; None keeps the data's order); rows without a value for it
     come last either way."""
     data = data or required_data()
-    rows = world_rows(data=data, start=start, end=end)
+    rows = world_rows(data=data, start=start, end=end, before_compute=before_compute)
     failures = [row.name for row in rows if row.end_population is None]
     chosen = [
         row

@@ -1,12 +1,13 @@
 """The world page and its CSV: every country's forecast change, on a map and in a ranking."""
 
+import math
 from urllib.parse import urlencode
 
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from forecasts import forms, presenters, rules, services
+from forecasts import forms, presenters, rules, services, throttling
 from forecasts.active_data import active_data
 
 
@@ -21,7 +22,10 @@ def world(request):
     if not form.is_valid():
         return render(request, "forecasts/world.html", {"form": form, "ranking": None}, status=400)
     state = form.cleaned_data
-    ranking = _world_ranking(data, state)
+    try:
+        ranking = _world_ranking(request, data, state)
+    except throttling.BudgetSpent as spent:
+        return _budget_spent(spent)
     view = state["view"]
     no_un_message = ""
     if view == rules.WORLD_VIEW_DISAGREEMENT and not ranking.has_un:
@@ -83,16 +87,30 @@ def world_csv(request):
         )
         return HttpResponse(problems, status=400, content_type="text/plain; charset=utf-8")
     state = form.cleaned_data
-    response = HttpResponse(
-        presenters.world_csv(_world_ranking(data, state)), content_type="text/csv; charset=utf-8"
-    )
+    try:
+        ranking = _world_ranking(request, data, state)
+    except throttling.BudgetSpent as spent:
+        return _budget_spent(spent)
+    response = HttpResponse(presenters.world_csv(ranking), content_type="text/csv; charset=utf-8")
     filename = f"world-{state['start']}-{state['end']}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 
-def _world_ranking(data, state):
+def _budget_spent(spent) -> HttpResponse:
+    """429 when the client has used its forecast budget on rankings the cache did not hold."""
+    response = HttpResponse(str(spent), status=429, content_type="text/plain; charset=utf-8")
+    response["Retry-After"] = str(math.ceil(spent.wait))
+    return response
+
+
+def _world_ranking(request, data, state):
+    """The ranking for the page's state; a span the cache does not hold is charged to the
+    client's forecast budget (throttling.world_budget_guard)."""
     return services.world_ranking(
+        before_compute=throttling.world_budget_guard(
+            request, data=data, start=state["start"], end=state["end"]
+        ),
         data=data,
         start=state["start"],
         end=state["end"],
