@@ -4,6 +4,7 @@ whose worker was killed ends failed, with its queue row, and the next import suc
 import contextlib
 import subprocess
 import sys
+import time
 
 import pytest
 from django.core.management import call_command
@@ -211,6 +212,23 @@ def _worker_session(job):
         other.close()
 
 
+def _wait_until_the_lock_is_released(job, seconds=10):
+    """PostgreSQL frees a closed session's advisory locks when its backend process ends, a
+    moment after the client has gone: wait for that, as a worker's death would be seen later."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND classid = %s AND objid = %s",
+                [jobs.JOB_LOCK_NAMESPACE, job.pk],
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+        time.sleep(0.05)
+    raise AssertionError("the killed worker's lock was not released")
+
+
 def _claimed(job, pid):
     """The job as a worker left it when it was killed: running, its queue row claimed."""
     row = queue_row(job)
@@ -243,6 +261,7 @@ def test_a_job_whose_worker_was_killed_ends_failed_and_the_next_import_succeeds(
         assert "Running" in staff_client.get(job_url(killed)).content.decode()
         assert Job.objects.get(pk=killed.pk).status == Job.Status.RUNNING
         other.close()
+        _wait_until_the_lock_is_released(killed)
 
     page = staff_client.get(job_url(killed)).content.decode()
     killed.refresh_from_db()
