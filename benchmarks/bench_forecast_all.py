@@ -30,7 +30,8 @@ from django.db import connection  # noqa: E402
 from timing import timed  # noqa: E402
 
 from forecasts import modeling, rules, selectors, services  # noqa: E402
-from forecasts.models import ForecastRun, Region  # noqa: E402
+from forecasts.active_data import active_data  # noqa: E402
+from forecasts.models import ForecastRun  # noqa: E402
 
 ARGUMENTS = ["--all", "--from", "2030", "--to", "2035", "--save"]
 
@@ -42,9 +43,9 @@ def main():
     dataset = selectors.dataset_active()
     if dataset is None:
         sys.exit("No dataset is loaded: run manage.py import_wpp first.")
-    regions = list(Region.objects.with_data())
-    series = selectors.regions_estimates(codes=[region.code for region in regions])
-    histories = [series[region.code] for region in regions]
+    data = active_data()
+    regions = data.regions_with_data()
+    histories = [data.history(region.code) for region in regions]
     print(
         f"{dataset.edition}: {len(regions)} regions with data on {connection.vendor}; "
         f"forecast 2030–2035, method={rules.DEFAULT_METHOD} "
