@@ -296,3 +296,13 @@ def test_pressing_forecast_twice_reuses_the_stored_run(client, small_dataset):
     assert first["Location"] == second["Location"]
     assert other_order["Location"] != first["Location"]
     assert ForecastRun.objects.count() == 2
+
+
+def test_a_heading_without_data_previews_as_a_summary_without_an_image(client, wpp2019_dataset):
+    """WPP2019's headings (e.g. 1803, UN development groups) have no series, so no chart image."""
+    response = client.get("/regions/1803/")
+
+    assert response.status_code == 200
+    assertContains(response, '<meta name="twitter:card" content="summary">')
+    assertNotContains(response, 'property="og:image"')
+    assertContains(response, '<meta property="og:url" content="http://testserver/regions/1803/">')

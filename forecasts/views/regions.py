@@ -72,7 +72,11 @@ def _region_page(request, code, data):
         "chart_caption": _region_chart_caption(region, outlook),
         "description": presenters.region_description(region, history, outlook),
         "permalink": permalink,
-        "image_url": request.build_absolute_uri(reverse("forecasts:region_png", args=[code])),
+        "image_url": (
+            request.build_absolute_uri(reverse("forecasts:region_png", args=[code]))
+            if region.has_data
+            else ""
+        ),
         "image_name": f"population-{code}",
         "embed_html": presenters.embed_html(
             request.build_absolute_uri(reverse("forecasts:region_embed", args=[code])),
