@@ -306,3 +306,5 @@ def test_a_heading_without_data_previews_as_a_summary_without_an_image(client, w
     assertContains(response, '<meta name="twitter:card" content="summary">')
     assertNotContains(response, 'property="og:image"')
     assertContains(response, '<meta property="og:url" content="http://testserver/regions/1803/">')
+    for path in ("/regions/1803.png", "/regions/1803.svg", "/regions/1803/embed/"):
+        assert client.get(path).status_code == 404, path

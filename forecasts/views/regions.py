@@ -105,9 +105,10 @@ def region_embed(request, code):
 def _region_with_data(code):
     """The region and the active data, or a 404 when it has no recorded population to draw."""
     data = active_data()
-    if data is None or code not in data.regions:
+    region = data.regions.get(code) if data else None
+    if region is None or not region.has_data:
         raise Http404("No recorded population for this region.")
-    return get_object_or_404(Region, code=code), data
+    return region, data
 
 
 def _region_chart(request, region, data) -> tuple:
