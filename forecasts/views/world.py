@@ -25,7 +25,9 @@ def world(request):
     try:
         ranking = _world_ranking(request, data, state)
     except throttling.BudgetSpent as spent:
-        return _budget_spent(spent)
+        response = render(request, "429.html", {"message": str(spent)}, status=429)
+        response["Retry-After"] = str(math.ceil(spent.wait))
+        return response
     view = state["view"]
     no_un_message = ""
     if view == rules.WORLD_VIEW_DISAGREEMENT and not ranking.has_un:
@@ -98,7 +100,7 @@ def world_csv(request):
 
 
 def _budget_spent(spent) -> HttpResponse:
-    """429 when the client has used its forecast budget on rankings the cache did not hold."""
+    """The CSV's 429 when the client has used its forecast budget (the page renders 429.html)."""
     response = HttpResponse(str(spent), status=429, content_type="text/plain; charset=utf-8")
     response["Retry-After"] = str(math.ceil(spent.wait))
     return response
