@@ -67,6 +67,15 @@ def wpp2019_dataset(db, wpp2019_file):
 
 
 @pytest.fixture
+def one_budget_window(monkeypatch):
+    """Every request of a test falls in the same budget window (forecasts.throttling), 30 s
+    before its end: a test crossing a minute boundary would otherwise see its budget renewed."""
+    from forecasts import throttling
+
+    monkeypatch.setattr(throttling, "_now", lambda: 1_800_000_000.0 - 30)
+
+
+@pytest.fixture
 def staff_user(django_user_model):
     return django_user_model.objects.create_user(
         username="operator", password="a-long-test-password", is_staff=True, is_superuser=True

@@ -162,7 +162,9 @@ def test_create_run_without_data_is_a_conflict(api, db):
     assert ForecastRun.objects.count() == 0
 
 
-def test_creating_runs_is_throttled_with_retry_after(api, small_dataset, settings):
+def test_creating_runs_is_throttled_with_retry_after(
+    api, small_dataset, settings, one_budget_window
+):
     """Stored runs are charged (forecasts.throttling); a refused bad request costs nothing."""
     settings.RUNS_RATE = "2/minute"
     assert create(api, WORLD_AND_FRANCE).status_code == 201
@@ -175,7 +177,7 @@ def test_creating_runs_is_throttled_with_retry_after(api, small_dataset, setting
     assert ForecastRun.objects.count() == 2
 
 
-def test_throttling_runs_leaves_reads_alone(api, small_dataset, settings):
+def test_throttling_runs_leaves_reads_alone(api, small_dataset, settings, one_budget_window):
     settings.RUNS_RATE = "1/minute"
     assert create(api, WORLD_AND_FRANCE).status_code == 201
     for _ in range(3):

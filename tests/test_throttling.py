@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 from forecasts import throttling
 from forecasts.models import ForecastRun
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("one_budget_window")]
 
 BODY = {"regions": ["900"], "from": 2030, "to": 2031}
 
@@ -154,3 +154,6 @@ def test_world_rankings_the_cache_does_not_hold_draw_on_the_forecast_budget(
     assert cached.status_code == 200
     assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
     assert "Too many forecasts" in refused.content.decode()
+    assert refused["Content-Type"].startswith("text/html")  # the site's own page, not bare text
+    csv_refused = client.get("/world.csv", {"from": 2037, "to": 2047})
+    assert csv_refused.status_code == 429 and "Too many forecasts" in csv_refused.content.decode()
