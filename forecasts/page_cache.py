@@ -16,6 +16,11 @@ newest run id, and answers later requests with it.
 - With Redis (PAGE_CACHE_SHARED), a page one worker rendered is also put there, so the other
   workers answer it without rendering it again: with N workers a page is drawn once, not N times.
   Redis being down is a miss (popsite/cache.py), never an error.
+
+API answers that are pure functions of the data and the query string (a forecast) are kept the
+same way by ``cached_answer``, in a store of their own (so a stream of varied questions cannot
+push the pages out) and in this process only: their documents are already shared through the
+cache by the services, and asking Redis for bytes too would cost every new question a round trip.
 """
 
 import hashlib
@@ -75,11 +80,15 @@ class _Store:
 
 
 _store = _Store(MAX_BYTES)
+ANSWER_BYTES = 16 * 1024 * 1024
+_answers = _Store(ANSWER_BYTES)
 
 
 def clear() -> None:
-    """Forget every page of this process (tests; nothing else needs it: keys carry versions)."""
+    """Forget every page and answer of this process (tests; nothing else needs it: keys carry
+    versions)."""
     _store.clear()
+    _answers.clear()
 
 
 def newest_run_id() -> int:
@@ -107,6 +116,25 @@ def cached_page(
         return _with_token(request, response)
     _, body, content_type = entry
     return _with_token(request, HttpResponse(body, content_type=content_type))
+
+
+def cached_answer(
+    request, key: tuple, render: Callable[[], HttpResponse], *, seconds: float = PAGE_SECONDS
+) -> HttpResponse:
+    """The answer ``render`` gives for ``key`` (which must name the data generation and everything
+    the answer depends on), from this process's memory when it has it. Only successful answers
+    are kept; an error ``render`` raises or returns is answered and forgotten. Signed-in users
+    get theirs rendered for them, as with pages."""
+    if request.user.is_authenticated:
+        return render()
+    entry = _answers.get(key)
+    if entry is None:
+        response = render()
+        if response.status_code == 200 and not response.streaming and not response.cookies:
+            _answers.put(key, response.content, response["Content-Type"], seconds)
+        return response
+    _, body, content_type = entry
+    return HttpResponse(body, content_type=content_type)
 
 
 def _shared_key(key: tuple) -> str:

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from forecasts import modeling, presenters, services
+from forecasts import modeling, page_cache, presenters, services
 from forecasts.api.serializers import PointOutputSerializer
 from forecasts.models import ForecastRun, Region, YearlyPopulation
 
@@ -280,3 +280,29 @@ def test_new_import_is_not_answered_from_the_old_cache(api, small_dataset, small
     services.dataset_import(source=str(small_long_file))
     after = forecast(api, regions="900", **{"from": 2030, "to": 2031})
     assert after.status_code == 404
+
+
+def test_a_repeated_forecast_is_answered_from_the_workers_memory_byte_for_byte(api, small_dataset):
+    """The second identical question is neither validated nor looked up again: the first
+    answer's bytes are kept (page_cache.cached_answer), per data generation and query string."""
+    path = "/api/forecast/?regions=900,901&from=2030&to=2035"
+    with mock.patch.object(
+        services, "forecast_document", wraps=services.forecast_document
+    ) as document:
+        first = api.get(path)
+        second = api.get(path)
+        indented = api.get(path, HTTP_ACCEPT="application/json; indent=2")
+    assert document.call_count == 2  # the first, and the indented variant: its own bytes
+    assert second.status_code == 200
+    assert second.content == first.content
+    assert second["Content-Type"] == first["Content-Type"] == "application/json"
+    assert second["Vary"] == first["Vary"]
+    assert indented.content != first.content and indented.json() == first.json()
+
+
+def test_a_bad_forecast_query_is_never_kept(api, small_dataset):
+    assert api.get("/api/forecast/?regions=900&from=2030&to=2101").status_code == 400
+    assert api.get("/api/forecast/?regions=900&from=2035&to=2030").status_code == 400
+    assert not page_cache._answers.entries
+    assert api.get("/api/forecast/?regions=900&from=2030&to=2031").status_code == 200
+    assert len(page_cache._answers.entries) == 1

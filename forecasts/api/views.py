@@ -8,6 +8,7 @@ for a body that is not JSON or a form, 429 with Retry-After; forecasts.api.schem
 errors any operation can give (413, 414, 500, 503) and forecasts.api.errors answers them as JSON.
 """
 
+from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -17,7 +18,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from forecasts import presenters, rules, selectors, services, throttling
+from forecasts import page_cache, presenters, rules, selectors, services, throttling
 from forecasts.active_data import active_data
 from forecasts.models import Dataset, ForecastRun, Region
 
@@ -137,6 +138,20 @@ class ForecastApi(APIView):
     )
     def get(self, request):
         data = active_data_or_409()
+        if request.accepted_renderer.format != "json":
+            return Response(self._document(request, data))
+        # The same question on the same data is the same JSON: kept as bytes in this process.
+        query_string = request.META.get("QUERY_STRING", "")
+        key = ("api-forecast", data.generation, query_string, request.accepted_media_type)
+        return page_cache.cached_answer(request, key, lambda: self._json(request, data))
+
+    def _json(self, request, data) -> HttpResponse:
+        document = self._document(request, data)
+        body = request.accepted_renderer.render(document, request.accepted_media_type)
+        return HttpResponse(body, content_type=request.accepted_renderer.media_type)
+
+    def _document(self, request, data) -> dict:
+        """The forecast document of the query, computed within the client's forecast budget."""
         query = serializers.ForecastInputSerializer(
             data=request.query_params, context={"data": data}
         ).validated()
@@ -149,7 +164,7 @@ class ForecastApi(APIView):
             raise forecast_error(error) from None
         except throttling.BudgetSpent as spent:
             raise Throttled(wait=spent.wait) from None
-        return Response(document)
+        return document
 
 
 class RunListCreateApi(generics.GenericAPIView):
