@@ -308,3 +308,64 @@ def test_a_heading_without_data_previews_as_a_summary_without_an_image(client, w
     assertContains(response, '<meta property="og:url" content="http://testserver/regions/1803/">')
     for path in ("/regions/1803.png", "/regions/1803.svg", "/regions/1803/embed/"):
         assert client.get(path).status_code == 404, path
+
+
+def test_a_stored_run_is_found_only_by_exactly_its_settings(small_dataset):
+    """forecast_run_find matches on the indexed settings key: every setting (and the regions'
+    order) makes a different question, "auto" lags included; the newest of equals wins."""
+    from forecasts import rules, selectors, services
+
+    regions = selectors.regions_for_forecast(identifiers=["900", "250"])
+    settings = dict(regions=regions, start=2030, end=2035, method="damped", lags=3, level=0.95)
+    first = services.forecast_run_create(**settings).run
+    newest = services.forecast_run_create(**settings).run
+    assert services.forecast_run_find(**settings) == newest != first
+    assert newest.settings_key == "900,250|2030|2035|damped|3|0.95"
+    others = [
+        {"regions": regions[::-1]},
+        {"regions": regions[:1]},
+        {"start": 2031},
+        {"end": 2036},
+        {"method": "levels"},
+        {"lags": 2},
+        {"lags": rules.LAGS_AUTO},
+        {"level": 0.9},
+    ]
+    for change in others:
+        assert services.forecast_run_find(**{**settings, **change}) is None, change
+    auto = services.forecast_run_create(**{**settings, "lags": rules.LAGS_AUTO}).run
+    assert auto.settings_key.endswith("|auto|0.95")
+    assert services.forecast_run_find(**{**settings, "lags": rules.LAGS_AUTO}) == auto
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_gives_stored_runs_their_settings_key():
+    """Runs stored before the key existed are found after the upgrade, as new ones are."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([("forecasts", "0009_run_settings_index")])
+    old_apps = executor.loader.project_state([("forecasts", "0009_run_settings_index")]).apps
+    Dataset = old_apps.get_model("forecasts", "Dataset")
+    OldRun = old_apps.get_model("forecasts", "ForecastRun")
+    dataset = Dataset.objects.create(
+        source="old.csv", checksum="0" * 64, status="succeeded", is_active=True
+    )
+    OldRun.objects.create(
+        dataset=dataset,
+        regions=[{"code": 900, "name": "World"}, {"code": 250, "name": "France"}],
+        start_year=2030,
+        end_year=2035,
+        method="levels",
+        lags=None,
+        level=0.8,
+        duration_ms=1.0,
+    )
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    from forecasts.models import ForecastRun
+
+    [run] = ForecastRun.objects.all()
+    assert run.settings_key == "900,250|2030|2035|levels|auto|0.8"

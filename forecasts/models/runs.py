@@ -42,17 +42,16 @@ class ForecastRun(models.Model):
     interval = models.CharField(max_length=10, choices=Interval.choices, default=Interval.MODEL)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     duration_ms = models.FloatField()
+    # The settings in one indexed value (``settings_key_of``), set on every save: see Meta.
+    settings_key = models.CharField(max_length=300, editable=False, default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        # services.forecast_run_find looks up a run by its settings before storing one: without
-        # this index every press of "Forecast" read all the runs of the dataset.
-        indexes = [
-            models.Index(
-                fields=["dataset", "start_year", "end_year", "method", "level"],
-                name="run_settings",
-            )
-        ]
+        # services.forecast_run_find looks up a run by its settings before storing one: by
+        # (dataset, settings_key) it is one index probe. Indexing the years, method and level
+        # alone left the regions to compare in Python, run by run, and a busy site stores many
+        # runs of the same years: the lookup grew with every run stored.
+        indexes = [models.Index(fields=["dataset", "settings_key"], name="run_settings_key")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(start_year__lte=models.F("end_year")), name="run_start_not_after_end"
@@ -82,8 +81,27 @@ class ForecastRun(models.Model):
         names = ", ".join(region["name"] for region in self.regions)
         return f"Run #{self.pk}: {names}, {self.start_year}–{self.end_year}"
 
+    def save(self, *args, **kwargs):
+        self.settings_key = self.settings_key_of(
+            codes=self.region_codes,
+            start=self.start_year,
+            end=self.end_year,
+            method=self.method,
+            lags=self.lags,
+            level=self.level,
+        )
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self):
         return reverse("forecasts:run_detail", args=[self.pk])
+
+    @staticmethod
+    def settings_key_of(*, codes, start, end, method, lags, level) -> str:
+        """What makes two runs on the same data the same question, as one readable string:
+        "900,903|2030|2035|damped|3|0.95" (lags None, asked as "auto", is written "auto")."""
+        regions = ",".join(str(int(code)) for code in codes)
+        lags = "auto" if lags is None else int(lags)
+        return f"{regions}|{int(start)}|{int(end)}|{method}|{lags}|{float(level)!r}"
 
     @property
     def region_codes(self):

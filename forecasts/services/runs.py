@@ -41,16 +41,16 @@ def forecast_run_find(
     same data, or None. A run is a pure function of them, so pressing "Forecast" twice should
     open the same page instead of storing the same numbers again."""
     data = data or required_data()
-    codes = [region.code for region in regions]
-    candidates = ForecastRun.objects.filter(
-        dataset=data.dataset,
-        start_year=start,
-        end_year=end,
+    key = ForecastRun.settings_key_of(
+        codes=[region.code for region in regions],
+        start=start,
+        end=end,
         method=method,
         lags=None if lags == rules.LAGS_AUTO else lags,
         level=level,
-    ).order_by("-created_at", "-pk")
-    return next((run for run in candidates if run.region_codes == codes), None)
+    )
+    runs = ForecastRun.objects.filter(dataset=data.dataset, settings_key=key)
+    return runs.order_by("-created_at", "-pk").first()
 
 
 @transaction.atomic
