@@ -2,6 +2,7 @@
 run shows at once, the CSRF token is each visitor's own, signed-in users get their own pages."""
 
 import re
+import runpy
 
 import pytest
 from django.test import Client
@@ -133,3 +134,39 @@ def test_a_page_one_worker_rendered_is_not_rendered_again_by_another(small_datas
 
 def _without_tokens(response) -> str:
     return TOKEN.sub("", response.content.decode())
+
+
+@pytest.mark.django_db
+def test_a_booting_worker_loads_what_its_first_forecast_needs(
+    small_dataset, django_assert_num_queries
+):
+    """gunicorn's post_worker_init (gunicorn.conf.py) loads the active data, the default
+    model's table and what is shown beside it: the first default forecast reads nothing more."""
+    from pathlib import Path
+
+    from forecasts import active_data
+
+    active_data.forget()  # a fresh process
+    hooks = runpy.run_path(str(Path(__file__).resolve().parents[1] / "gunicorn.conf.py"))
+    hooks["post_worker_init"](worker=None)
+    loaded = active_data._loaded
+    data = active_data.active_data()
+    assert data is loaded is not None
+    with django_assert_num_queries(0):
+        [result] = services.forecast_compute(
+            data=data, regions=[data.regions[900]], start=2030, end=2035
+        )
+    assert result.interval == "calibrated" and len(result.points) == 6
+
+
+def test_a_worker_boots_even_when_the_data_cannot_be_loaded(monkeypatch, caplog):
+    from django.db import OperationalError
+
+    from forecasts.services import warm_up
+
+    def database_down():
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(warm_up, "active_data", database_down)
+    assert warm_up.warm_up() is False
+    assert "first request will load the data" in caplog.text

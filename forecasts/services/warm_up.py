@@ -1,0 +1,35 @@
+"""What a web worker loads while it boots (gunicorn's post_worker_init hook in gunicorn.conf.py),
+so that its first request does not pay for it: the URLconf with every view it imports (Django
+imports it on the first request: over 100 ms), the active data (every region's estimates, read
+from the database), the default model's calibration table (parsed from the JSON stored with the
+dataset), and what a default forecast shows beside its numbers (the UN projections, the
+backtest errors). Together that was most of a fresh worker's first forecast."""
+
+import logging
+
+from django.urls import get_resolver
+
+from forecasts import rules
+from forecasts.active_data import active_data
+
+from .calibration import forecast_calibration
+
+logger = logging.getLogger(__name__)
+
+
+def warm_up() -> bool:
+    """Load the active data and the default model's table into this process; whether there was
+    data to load. Never raises: a worker that boots while the database is down still starts,
+    and loads the data on its first request, as it would have without this."""
+    get_resolver().url_patterns  # noqa: B018 - imports the URLconf and its views
+    try:
+        data = active_data()
+        if data is None:
+            return False
+        forecast_calibration(data, method=rules.DEFAULT_METHOD, lags=rules.DEFAULT_LAGS)
+        data.un_projections()
+        data.backtest_mapes(rules.DEFAULT_METHOD, rules.DEFAULT_LAGS)
+    except Exception:  # noqa: BLE001 - a boot-time optimisation must never stop a worker
+        logger.warning("Warm-up failed; the first request will load the data.", exc_info=True)
+        return False
+    return True
