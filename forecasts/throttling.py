@@ -76,16 +76,24 @@ def _charge(request, budget: str, rate: str, cost: int) -> float | None:
     window = int(now // period)
     key = f"{budget}-budget:{client_ident(request)}:{window}"
     store = caches["shared"]
-    store.add(key, 0, period + 1)
-    try:
-        used = store.incr(key, cost)  # one atomic step on Redis: two workers cannot both slip by
-    except ValueError:  # the entry expired between add and incr: a new window
-        store.set(key, cost, period + 1)
-        return None
+    used = _count_up(store, key, cost, period + 1)
     if used > limit and used > cost:
-        store.decr(key, cost)  # refused work is not charged
+        _count_up(store, key, -cost, period + 1)  # refused work is not charged
         return (window + 1) * period - now
     return None
+
+
+def _count_up(store, key: str, amount: int, timeout: int) -> int:
+    """The window's count after adding ``amount``, atomically: two workers cannot both slip by.
+    Redis does it in one round trip (popsite.cache); other caches with add() and incr()."""
+    if hasattr(store, "count_up"):
+        return store.count_up(key, amount, timeout)
+    store.add(key, 0, timeout)
+    try:
+        return store.incr(key, amount)
+    except ValueError:  # the entry expired between add and incr: a new window
+        store.set(key, amount, timeout)
+        return amount
 
 
 def client_ident(request) -> str:

@@ -115,6 +115,86 @@ def test_a_redis_outage_is_a_cache_miss_not_an_error(settings):
     unreachable.delete("key")
 
 
+def _machine_redis_url() -> str:
+    """REDIS_URL, else the machine's Redis (database 15); the test is skipped, saying why,
+    when no Redis answers there."""
+    import os
+
+    import redis
+
+    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip(f"no Redis answers at {url}: the Redis budget counter needs one")
+    return url
+
+
+def _machine_redis():
+    from popsite.cache import ResilientRedisCache
+
+    return ResilientRedisCache(_machine_redis_url(), {"KEY_PREFIX": "test-count-up"})
+
+
+def test_redis_counts_a_budget_in_one_atomic_step():
+    """count_up adds and sets the expiry of a new count in one round trip; concurrent workers
+    never lose a unit; the count reads back as Django's cache stores integers."""
+    import threading
+    import uuid
+
+    store = _machine_redis()
+    key = f"budget-{uuid.uuid4().hex}"
+    assert store.count_up(key, 3, 60) == 3
+    assert store.count_up(key, 2, 60) == 5
+    assert store.count_up(key, -2, 60) == 3
+    assert store.get(key) == 3
+    raw = store._cache.get_client(write=True)
+    assert 0 < raw.ttl(store.make_and_validate_key(key)) <= 60
+
+    def charge():
+        for _ in range(50):
+            store.count_up(key, 1, 60)
+
+    workers = [threading.Thread(target=charge) for _ in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert store.get(key) == 3 + 8 * 50
+    store.delete(key)
+
+
+def test_an_unreachable_redis_lets_the_budget_fail_open():
+    from popsite.cache import ResilientRedisCache
+
+    unreachable = ResilientRedisCache(
+        "redis://127.0.0.1:9/0", {"OPTIONS": {"socket_connect_timeout": 0.2}}
+    )
+    assert unreachable.count_up("budget", 5, 60) == 0
+
+
+def test_the_budget_refuses_and_does_not_charge_on_redis(small_dataset, settings):
+    """The run budget counted on Redis: within it, past it (429), and a refusal costs nothing."""
+    import uuid
+
+    settings.CACHES = {
+        **settings.CACHES,
+        "shared": {
+            "BACKEND": "popsite.cache.ResilientRedisCache",
+            "LOCATION": _machine_redis_url(),
+            "KEY_PREFIX": f"test-budget-{uuid.uuid4().hex}",
+        },
+    }
+    settings.RUNS_RATE = "2/minute"
+    client = APIClient(REMOTE_ADDR="10.9.8.7")
+    assert [_api_post(client).status_code for _ in range(3)] == [201, 201, 429]
+    from django.core.cache import caches
+
+    window = int(throttling._now() // 60)
+    assert caches["shared"].get(f"runs-budget:10.9.8.7:{window}") == 2
+    caches["shared"].delete(f"runs-budget:10.9.8.7:{window}")
+
+
 def test_the_site_and_api_answer_while_redis_is_down(small_dataset, settings, client):
     settings.CACHES = {
         name: {
