@@ -306,3 +306,26 @@ def test_a_bad_forecast_query_is_never_kept(api, small_dataset):
     assert not page_cache._answers.entries
     assert api.get("/api/forecast/?regions=900&from=2030&to=2031").status_code == 200
     assert len(page_cache._answers.entries) == 1
+
+
+def test_only_forecasts_worth_a_round_trip_are_shared_through_the_cache(api, small_dataset):
+    """Small default forecasts are cheaper to compute than to fetch: each worker keeps its own
+    answers; large ones (and AutoReg methods, auto lags) go to the shared cache for every worker."""
+    from django.core.cache import cache
+
+    from forecasts.active_data import active_data
+
+    def shared(codes, start, end, method="damped", lags=3):
+        digest = presenters.settings_digest(
+            codes=codes, start=start, end=end, method=method, lags=lags, level=0.95
+        )
+        return cache.get(f"forecast:{active_data().generation}:{digest}") is not None
+
+    small = {"regions": "900,250", "from": 2030, "to": 2040}
+    large = {"regions": "900,250", "from": 1960, "to": 2100}  # 282 region-years
+    auto = {**small, "lags": "auto"}
+    for query in (small, large, auto):
+        assert api.get("/api/forecast/", query).status_code == 200
+    assert not shared([900, 250], 2030, 2040)
+    assert shared([900, 250], 1960, 2100)
+    assert shared([900, 250], 2030, 2040, lags="auto")

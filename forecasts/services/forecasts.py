@@ -127,13 +127,15 @@ def forecast_document(
     *, data: ActiveData | None = None, regions: list[Region], before_compute=None, **settings
 ) -> dict:
     """The API's forecast document (presenters.forecast_document), cached per data generation
-    and settings, so the same question is answered from the cache until the data changes.
-    ``before_compute`` is called only when the cache cannot answer, before any work: the API
-    charges the client's forecast budget there (and raises when it is spent)."""
+    and settings, so the same question is answered from the cache until the data changes
+    (forecasts too small to be worth a round trip to the cache are computed again: see
+    ``_worth_sharing``). ``before_compute`` is called only when the cache cannot answer, before
+    any work: the API charges the client's forecast budget there (and raises when it is spent)."""
     data = data or required_data()
     codes = [region.code for region in regions]
     key = f"forecast:{data.generation}:{presenters.settings_digest(codes=codes, **settings)}"
-    document = cache.get(key)
+    shared = _worth_sharing(regions=len(codes), **settings)
+    document = cache.get(key) if shared else None
     if document is None:
         if before_compute is not None:
             before_compute()
@@ -141,8 +143,23 @@ def forecast_document(
         document = presenters.forecast_document(
             results, dataset=data.dataset, codes=codes, **settings
         )
-        cache.set(key, document, FORECAST_CACHE_SECONDS)
+        if shared:
+            cache.set(key, document, FORECAST_CACHE_SECONDS)
     return document
+
+
+# Below this many region-years a default forecast computes in about a millisecond: less than
+# looking it up in Redis and storing it there (two round trips and a pickle), which a stream of
+# varied questions pays on every miss. The API keeps each answer in the worker anyway.
+SHARED_FROM_REGION_YEARS = 200
+
+
+def _worth_sharing(*, regions: int, start: int, end: int, method: str, lags, level) -> bool:
+    """Whether a forecast costs enough to share through the cache: many region-years, or an
+    AutoReg method or an AIC search over lags (fits per region and order, and a calibration)."""
+    if method != rules.DEFAULT_METHOD or lags == rules.LAGS_AUTO:
+        return True
+    return regions * (end - start + 1) >= SHARED_FROM_REGION_YEARS
 
 
 def required_data() -> ActiveData:
