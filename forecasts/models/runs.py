@@ -82,6 +82,14 @@ class ForecastRun(models.Model):
         return f"Run #{self.pk}: {names}, {self.start_year}–{self.end_year}"
 
     def save(self, *args, **kwargs):
+        self.fill_settings_key()
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self):
+        return reverse("forecasts:run_detail", args=[self.pk])
+
+    def fill_settings_key(self) -> None:
+        """Set ``settings_key`` from the run's settings (save does; so does a raw insert)."""
         self.settings_key = self.settings_key_of(
             codes=self.region_codes,
             start=self.start_year,
@@ -90,10 +98,6 @@ class ForecastRun(models.Model):
             lags=self.lags,
             level=self.level,
         )
-        super().save(*args, **kwargs)
-
-    def get_absolute_url(self):
-        return reverse("forecasts:run_detail", args=[self.pk])
 
     @staticmethod
     def settings_key_of(*, codes, start, end, method, lags, level) -> str:
