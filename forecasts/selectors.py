@@ -4,11 +4,14 @@ active_data.py)."""
 from collections import defaultdict
 from collections.abc import Iterable
 
+from django.db.models import Exists, OuterRef
+
 from . import rules, search
 from .active_data import ActiveData, active_data
 from .models import (
     BacktestRun,
     Dataset,
+    ForecastPoint,
     ForecastRun,
     Region,
     YearlyPopulation,
@@ -97,7 +100,11 @@ def forecast_runs(*, region_code: int | None = None):
     """Past runs, newest first; only those that include ``region_code`` when given."""
     runs = ForecastRun.objects.select_related("dataset")
     if region_code is not None:
-        runs = runs.filter(points__region_code=region_code).distinct()
+        # EXISTS, not a join with DISTINCT: PostgreSQL walks the runs newest first and stops at
+        # the page's last one, instead of joining and sorting every point of the region (a
+        # region page's "latest runs" took 3-4 times as long with thousands of runs stored).
+        points = ForecastPoint.objects.filter(run=OuterRef("pk"), region_code=region_code)
+        runs = runs.filter(Exists(points))
     return runs
 
 
