@@ -170,3 +170,22 @@ def test_a_worker_boots_even_when_the_data_cannot_be_loaded(monkeypatch, caplog)
     monkeypatch.setattr(warm_up, "active_data", database_down)
     assert warm_up.warm_up() is False
     assert "first request will load the data" in caplog.text
+
+
+@pytest.mark.django_db
+def test_a_cached_run_page_asks_the_database_only_whether_the_run_exists(small_dataset):
+    """The run's regions and dataset are read only to draw the page, not on every visit."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    run = _store_run()
+    client = Client()
+    first = client.get(run.get_absolute_url())
+    with CaptureQueriesContext(connection) as queries:
+        second = client.get(run.get_absolute_url())
+    [query] = [q["sql"] for q in queries]
+    assert "forecasts_dataset" not in query and '"regions"' not in query, query
+    assert _without_tokens(second) == _without_tokens(first)
+    url = run.get_absolute_url()
+    run.delete()
+    assert client.get(url).status_code == 404

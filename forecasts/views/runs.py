@@ -4,7 +4,7 @@ history."""
 from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 
@@ -25,22 +25,26 @@ def run_detail(request, pk):
     """A stored run. Its page is cached (page_cache) per chart scale and data generation, since the UN
     projections and backtest errors beside the run come from the active data, and per host, for
     the permalink; the run itself never changes, and a deleted one is a 404 at once."""
-    run = get_object_or_404(ForecastRun.objects.select_related("dataset"), pk=pk)
+    # Only whether the run exists, before the cache: the run itself (its regions, its dataset)
+    # is read only when the page must be drawn.
+    if not ForecastRun.objects.filter(pk=pk).exists():
+        raise Http404("No such run.")
     data = active_data()
     key = (
         "run",
-        run.pk,
+        pk,
         request.GET.get("scale"),
         data.generation if data else None,
         request.get_host(),
         request.is_secure(),
     )
     return page_cache.cached_page(
-        request, key, lambda: _run_page(request, run, data), seconds=RUN_PAGE_SECONDS
+        request, key, lambda: _run_page(request, pk, data), seconds=RUN_PAGE_SECONDS
     )
 
 
-def _run_page(request, run, data):
+def _run_page(request, pk, data):
+    run = get_object_or_404(ForecastRun.objects.select_related("dataset"), pk=pk)
     results = services.forecast_run_results(run, data=data)
     header, rows = presenters.results_table(results)
     chart = _run_chart(run, results, data, request.GET.get("scale"))
