@@ -192,3 +192,45 @@ def test_one_series_alone_equals_its_entry_in_the_batch(estimates, table):
             [estimates[code]], start=2015, end=END, level=0.9, table=table, keys=[code]
         )
         assert alone == by_code[code], code
+
+
+def test_kept_fits_give_the_same_forecasts_to_the_last_bit(estimates, table, monkeypatch):
+    """The site keeps each region's fit per data version (``fits``): requests of other years,
+    levels and companions reuse it, fit nothing again, and forecast exactly what a fresh fit
+    does; a history ending in another year is a different fit, not the kept one."""
+    fits = {}
+    codes = list(estimates)
+    asks = [
+        (codes[::7], 2021, 2030, 0.95),
+        (codes[::3], 2030, END, 0.8),
+        ([900, HOLY_SEE], 2021, 2021, 0.99),
+        (codes, 2015, END, 0.9),  # in-sample years too
+    ]
+    for chosen, start, end, level in asks:
+        histories = [estimates[code] for code in chosen]
+        kept = damped.forecast_many(
+            histories, start=start, end=end, level=level, table=table, keys=chosen, fits=fits
+        )
+        fresh = damped.forecast_many(
+            histories, start=start, end=end, level=level, table=table, keys=chosen
+        )
+        assert kept == fresh
+    assert len(fits) == len([c for c in codes if len(estimates[c][0]) >= damped.MIN_YEARS])
+
+    calls = []
+    original_fit = longrange.fit
+    monkeypatch.setattr(
+        longrange, "fit", lambda matrix: calls.append(len(matrix)) or original_fit(matrix)
+    )
+    damped.forecast_many(
+        [estimates[900]], start=2040, end=2050, level=0.5, table=table, keys=[900], fits=fits
+    )
+    assert calls == []
+    shorter = cut({900: estimates[900]}, 2000)[900]
+    [from_2000] = damped.forecast_many(
+        [shorter], start=2001, end=2010, level=0.95, table=table, keys=[900], fits=fits
+    )
+    [fresh_2000] = damped.forecast_many(
+        [shorter], start=2001, end=2010, level=0.95, table=table, keys=[900]
+    )
+    assert calls == [1, 1] and from_2000 == fresh_2000

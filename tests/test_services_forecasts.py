@@ -403,3 +403,20 @@ def test_region_outlooks_are_fitted_in_one_batch_with_the_same_numbers(small_dat
     for code, outlook in alone.items():
         assert batched[code].points == outlook.points
         assert (batched[code].lags, batched[code].interval) == (outlook.lags, outlook.interval)
+
+
+def test_each_region_is_fitted_once_per_data_version(small_dataset, monkeypatch):
+    """A fit depends on the history alone: other years and levels reuse it (forecast requests
+    spent half their time refitting); new data is fitted anew."""
+    from forecasts.modeling import longrange
+
+    calls = []
+    original_fit = longrange.fit
+    monkeypatch.setattr(longrange, "fit", lambda m: calls.append(len(m)) or original_fit(m))
+    world = [Region.objects.get(code=900)]
+    services.forecast_compute(regions=world, start=2030, end=2035)
+    services.forecast_compute(regions=world, start=2040, end=2050, level=0.8)
+    assert calls == [1]
+    active_data_module.forget()
+    services.forecast_compute(regions=world, start=2030, end=2035)
+    assert calls == [1, 1]

@@ -13,7 +13,7 @@ history are the calibrated ones: calibration is part of the model, not a step ca
 """
 
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, MutableMapping, Sequence
 from dataclasses import dataclass, replace
 from statistics import NormalDist
 from typing import Protocol
@@ -87,6 +87,7 @@ def forecast_many(
     method: str = ORIGINAL_METHOD,
     calibration: Calibration | None = None,
     keys: Sequence[Hashable] | None = None,
+    fits: MutableMapping | None = None,
 ) -> list[Forecast | ForecastError]:
     """Predict [start, end] for many (years, values) histories at once, in the order given.
 
@@ -97,7 +98,8 @@ def forecast_many(
 
     With ``calibration`` (a table built for this method and lags), the intervals of the years
     after each history are calibrated, scaled by the factor of the series' key in ``keys`` (the
-    region codes, in the order of ``histories``); see calibrated.
+    region codes, in the order of ``histories``); see calibrated. ``fits`` (damped only) keeps
+    each key's fit for later calls on the same histories (damped.forecast_many).
     """
     check_span(start, end)
     check_lags(lags)
@@ -105,7 +107,7 @@ def forecast_many(
     check_method(method)
     if method == DAMPED_METHOD:
         return damped.forecast_many(
-            histories, start=start, end=end, level=level, table=calibration, keys=keys
+            histories, start=start, end=end, level=level, table=calibration, keys=keys, fits=fits
         )
     spec = METHODS[method]
     results: list[Forecast | ForecastError | None] = [None] * len(histories)

@@ -72,6 +72,16 @@ class Fit:
     max_root: np.ndarray
     constant: np.ndarray
 
+    def row(self, index: int) -> Fit:
+        """Series ``index`` alone, as a one-series Fit (each series' parameters are its own)."""
+        return Fit(**{name: value[index : index + 1] for name, value in vars(self).items()})
+
+    @staticmethod
+    def stack(fits: list[Fit]) -> Fit:
+        """One Fit of the series of ``fits``, in order (their growth windows are equally long)."""
+        names = vars(fits[0])
+        return Fit(**{name: np.concatenate([vars(f)[name] for f in fits]) for name in names})
+
 
 def companion_roots(phi: np.ndarray) -> np.ndarray:
     """Moduli of the companion eigenvalues (inverse roots of 1 - sum phi_k z^k), (series, p).
