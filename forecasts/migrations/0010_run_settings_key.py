@@ -1,5 +1,7 @@
 """Runs are found by one indexed settings key (ForecastRun.settings_key_of); stored runs get theirs."""
 
+import hashlib
+
 from django.db import migrations, models
 
 
@@ -7,7 +9,8 @@ def settings_key(run) -> str:
     """ForecastRun.settings_key_of as of this migration (a migration keeps its own copy)."""
     regions = ",".join(str(int(region["code"])) for region in run.regions)
     lags = "auto" if run.lags is None else int(run.lags)
-    return f"{regions}|{run.start_year}|{run.end_year}|{run.method}|{lags}|{float(run.level)!r}"
+    text = f"{regions}|{run.start_year}|{run.end_year}|{run.method}|{lags}|{float(run.level)!r}"
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def fill_settings_keys(apps, schema_editor):
@@ -36,7 +39,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="forecastrun",
             name="settings_key",
-            field=models.CharField(default="", editable=False, max_length=300),
+            field=models.CharField(default="", editable=False, max_length=64),
         ),
         migrations.RunPython(fill_settings_keys, migrations.RunPython.noop),
         migrations.AddIndex(

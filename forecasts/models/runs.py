@@ -1,5 +1,7 @@
 """Forecast runs and their points: what was asked, on which data, and the results, kept as they were."""
 
+import hashlib
+
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -43,7 +45,7 @@ class ForecastRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     duration_ms = models.FloatField()
     # The settings in one indexed value (``settings_key_of``), set on every save: see Meta.
-    settings_key = models.CharField(max_length=300, editable=False, default="")
+    settings_key = models.CharField(max_length=64, editable=False, default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -101,11 +103,14 @@ class ForecastRun(models.Model):
 
     @staticmethod
     def settings_key_of(*, codes, start, end, method, lags, level) -> str:
-        """What makes two runs on the same data the same question, as one readable string:
-        "900,903|2030|2035|damped|3|0.95" (lags None, asked as "auto", is written "auto")."""
+        """What makes two runs on the same data the same question, as one fixed-size value: the
+        SHA-256 of "900,250|2030|2035|damped|3|0.95" (lags None, asked as "auto", written
+        "auto"). A digest, as `forecast --all --save` stores runs of every region (a key of
+        thousands of characters, too long for an index entry)."""
         regions = ",".join(str(int(code)) for code in codes)
         lags = "auto" if lags is None else int(lags)
-        return f"{regions}|{int(start)}|{int(end)}|{method}|{lags}|{float(level)!r}"
+        text = f"{regions}|{int(start)}|{int(end)}|{method}|{lags}|{float(level)!r}"
+        return hashlib.sha256(text.encode()).hexdigest()
 
     @property
     def region_codes(self):
