@@ -30,6 +30,11 @@ class Command(BaseCommand):
         "to the nearest thousand (the original app's output); csv and json carry unrounded "
         "values and the prediction interval. The original app's model: --method levels --lags 1."
     )
+    # No system checks before each forecast: they load the site's URLs, views, admin and every
+    # template tag library (about half of a cold `forecast --all --save`, measured) and check the
+    # site, not the models and database this command uses. `manage.py check`, `make
+    # check-deploy` and the test suite run them.
+    requires_system_checks = []
 
     def add_arguments(self, parser):
         parser.add_argument(
