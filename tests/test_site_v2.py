@@ -320,7 +320,7 @@ def test_a_stored_run_is_found_only_by_exactly_its_settings(small_dataset):
     settings = dict(regions=regions, start=2030, end=2035, method="damped", lags=3, level=0.95)
     first = services.forecast_run_create(**settings).run
     newest = services.forecast_run_create(**settings).run
-    assert services.forecast_run_find(**settings) == newest != first
+    assert services.forecast_run_find(**settings) == newest.pk != first.pk
     assert newest.settings_key == sha256(b"900,250|2030|2035|damped|3|0.95").hexdigest()
     others = [
         {"regions": regions[::-1]},
@@ -336,7 +336,7 @@ def test_a_stored_run_is_found_only_by_exactly_its_settings(small_dataset):
         assert services.forecast_run_find(**{**settings, **change}) is None, change
     auto = services.forecast_run_create(**{**settings, "lags": rules.LAGS_AUTO}).run
     assert auto.settings_key == sha256(b"900,250|2030|2035|damped|auto|0.95").hexdigest()
-    assert services.forecast_run_find(**{**settings, "lags": rules.LAGS_AUTO}) == auto
+    assert services.forecast_run_find(**{**settings, "lags": rules.LAGS_AUTO}) == auto.pk
 
 
 @pytest.mark.django_db(transaction=True)

@@ -5,6 +5,7 @@ computed twice; on PostgreSQL the run and its points are stored in one statement
 never change afterwards.
 """
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,10 +38,15 @@ def forecast_run_find(
     method: str = rules.DEFAULT_METHOD,
     lags: int | str = rules.DEFAULT_LAGS,
     level: float = rules.DEFAULT_LEVEL,
-) -> ForecastRun | None:
-    """The newest stored run with exactly these settings (regions in the same order) on the
-    same data, or None. A run is a pure function of them, so pressing "Forecast" twice should
-    open the same page instead of storing the same numbers again."""
+) -> int | None:
+    """The id of the newest stored run with exactly these settings (regions in the same order)
+    on the same data, or None. A run is a pure function of them, so pressing "Forecast" twice
+    should open the same page instead of storing the same numbers again.
+
+    One indexed probe in plain SQL (``_find_sql``): every new question of the site's form asks
+    it, and building the query through the ORM took four fifths of its time (1.0 ms against
+    0.15 ms, measured on PostgreSQL).
+    """
     data = data or required_data()
     key = ForecastRun.settings_key_of(
         codes=[region.code for region in regions],
@@ -50,8 +56,22 @@ def forecast_run_find(
         lags=None if lags == rules.LAGS_AUTO else lags,
         level=level,
     )
-    runs = ForecastRun.objects.filter(dataset=data.dataset, settings_key=key)
-    return runs.order_by("-created_at", "-pk").first()
+    with connection.cursor() as cursor:
+        cursor.execute(_find_sql(), [data.dataset.pk, key])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+@functools.cache
+def _find_sql() -> str:
+    """The newest run of a dataset with a settings key (the run_settings_key index)."""
+    quote = connection.ops.quote_name
+    fields = {field.name: quote(field.column) for field in ForecastRun._meta.concrete_fields}
+    return (
+        f"SELECT {fields['id']} FROM {quote(ForecastRun._meta.db_table)} "
+        f"WHERE {fields['dataset']} = %s AND {fields['settings_key']} = %s "
+        f"ORDER BY {fields['created_at']} DESC, {fields['id']} DESC LIMIT 1"
+    )
 
 
 def forecast_run_create(

@@ -22,7 +22,7 @@ def home(request):
         if form.is_valid():
             existing = services.forecast_run_find(data=data, **form.cleaned_data)
             if existing is not None:
-                return redirect(existing)
+                return redirect("forecasts:run_detail", existing)
             stored, status = _store_run(request, form, data)
             if stored is not None:
                 return redirect(stored.run)
