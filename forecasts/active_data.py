@@ -9,15 +9,20 @@ backtest deletes it, so a shared cache (Redis) sees new data at once and a proce
 within those seconds. Reads scale out this way: more processes, not more database work.
 """
 
+from __future__ import annotations
+
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
 from django.core.cache import cache
 from django.db.models import Max
 
 from . import rules, search
 from .models import BacktestResult, Dataset, DatasetCalibration, Region, YearlyPopulation
+
+if TYPE_CHECKING:
+    import numpy as np
 
 GENERATION_KEY = "active-dataset-generation"
 DATASET_GENERATION_SECONDS = 10
@@ -38,7 +43,7 @@ class UnProjection:
     band: str
     by_year: dict[int, tuple[int | None, int | None, int | None]]
 
-    def between(self, first_year: int, last_year: int) -> "UnProjection | None":
+    def between(self, first_year: int, last_year: int) -> UnProjection | None:
         years = {y: v for y, v in self.by_year.items() if first_year <= y <= last_year}
         return UnProjection(band=self.band, by_year=years) if years else None
 
@@ -91,6 +96,8 @@ class ActiveData:
 
     def history(self, code: int) -> tuple[np.ndarray, np.ndarray]:
         """(years, persons) of a region's Estimates; empty arrays for a region without any."""
+        import numpy as np
+
         return self.estimates.get(code, (np.empty(0, dtype=int), np.empty(0)))
 
     @property
@@ -164,6 +171,8 @@ def forget() -> None:
 
 
 def _load(generation: str) -> ActiveData:
+    import numpy as np  # here, not at the top: the site's checks and admin import this module
+
     dataset_pk = int(generation.split("-", 1)[0])
     dataset = Dataset.objects.get(pk=dataset_pk)
     regions = {region.code: region for region in Region.objects.order_by("sort_order", "code")}

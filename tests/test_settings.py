@@ -129,3 +129,25 @@ def test_the_env_file_is_ignored_by_git():
         ["git", "check-ignore", "-q", ".env"], cwd=ROOT, capture_output=True, timeout=60
     )
     assert result.returncode == 0
+
+
+def test_the_checks_load_no_numerical_library():
+    """`manage.py check` (and a web worker until it forecasts) imports the site without numpy,
+    pandas, scipy or statsmodels: the models load them on first use (forecasts.modeling)."""
+    script = (
+        "import sys, django; from django.core.management import call_command; django.setup(); "
+        "call_command('check'); "
+        "print('loaded:', ','.join(sorted({name.split('.')[0] for name in sys.modules} "
+        "& {'numpy', 'pandas', 'scipy', 'statsmodels'})))"
+    )
+    clean = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "popsite.settings", "DEBUG": "1", "ENV_FILE": ""},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "loaded: ", result.stdout

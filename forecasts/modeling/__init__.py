@@ -4,12 +4,46 @@ Callers import what they use from here: forecast_many and forecast, Point and Fo
 backtest_many, calibrate and CalibrationTable. The limits and choices are in forecasts.rules.
 """
 
+import importlib
+
 from forecasts.rules import ForecastError
 
-from .autoreg import select_lags
-from .backtesting import BacktestResult, BacktestSummary, backtest, backtest_many
-from .calibration import CalibrationTable, calibrate, calibration_origins
-from .forecasting import Forecast, Point, calibrated, forecast, forecast_many, normal_quantile
+# Where each public name lives. The package loads a submodule (and numpy with it) when one of
+# its names, or the submodule itself, is first used: the site's checks, admin and URL
+# configuration import the services that call the models without forecasting anything, and
+# numpy with the models was a sixth of a cold `manage.py check`.
+_HOMES = {
+    "select_lags": "autoreg",
+    "BacktestResult": "backtesting",
+    "BacktestSummary": "backtesting",
+    "backtest": "backtesting",
+    "backtest_many": "backtesting",
+    "CalibrationTable": "calibration",
+    "calibrate": "calibration",
+    "calibration_origins": "calibration",
+    "Forecast": "forecasting",
+    "Point": "forecasting",
+    "calibrated": "forecasting",
+    "forecast": "forecasting",
+    "forecast_many": "forecasting",
+    "normal_quantile": "forecasting",
+}
+
+
+def __getattr__(name: str):
+    """The public name ``name`` (or the submodule of that name), imported on first use."""
+    if name in _HOMES:
+        value = getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+    else:
+        try:
+            value = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"{__name__}.{name}":
+                raise
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BacktestResult",

@@ -5,7 +5,6 @@ import time
 from django.db import transaction
 
 from forecasts import active_data, modeling, rules
-from forecasts.modeling import damped
 from forecasts.models import BacktestResult, BacktestRun, ForecastRun, Region
 
 from .calibration import forecast_calibration
@@ -113,7 +112,9 @@ def _backtest_calibration(histories, *, holdout, method, lags):
         if len(years) > holdout
     }
     if method == rules.DAMPED_METHOD:
-        return damped.table_from_json(damped.calibrate(cut, last_year=last_fitted))
+        return modeling.damped.table_from_json(
+            modeling.damped.calibrate(cut, last_year=last_fitted)
+        )
     try:
         return modeling.calibrate(
             cut,

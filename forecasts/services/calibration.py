@@ -5,7 +5,6 @@ from django.core.cache import cache
 
 from forecasts import modeling, rules
 from forecasts.active_data import ActiveData
-from forecasts.modeling import damped
 
 # Tables are kept for an hour in the shared cache; each process also keeps its own per generation.
 CALIBRATION_CACHE_SECONDS = 60 * 60
@@ -40,13 +39,13 @@ def _damped_calibration(data: ActiveData):
         if document is None:
             document = damped_calibration_document(data)
             cache.set(key, document, CALIBRATION_CACHE_SECONDS)
-    return damped.table_from_json(document)
+    return modeling.damped.table_from_json(document)
 
 
 def damped_calibration_document(data: ActiveData) -> dict:
     """The damped model's calibration table of ``data`` as JSON ({} when the data is too short)."""
     last_year = max((int(years[-1]) for years, _ in data.estimates.values()), default=0)
-    return damped.calibrate(data.estimates, last_year=last_year) or {}
+    return modeling.damped.calibrate(data.estimates, last_year=last_year) or {}
 
 
 def _shared_calibration(data: ActiveData, method: str, lags: int | str):

@@ -37,7 +37,7 @@ class RegionForecast:
     name: str
     lags: int
     level: float
-    points: list[modeling.Point]
+    points: list["modeling.Point"]
     method: str = rules.ORIGINAL_METHOD
     interval: str = "model"
     un: UnProjection | None = None

@@ -3,13 +3,14 @@ so that its first request does not pay for it: the URLconf with every view it im
 imports it on the first request: over 100 ms), the active data (every region's estimates, read
 from the database), the default model's calibration table (parsed from the JSON stored with the
 dataset), and what a default forecast shows beside its numbers (the UN projections, the
-backtest errors). Together that was most of a fresh worker's first forecast."""
+backtest errors), and the modelling code with numpy (forecasts.modeling loads it on first use).
+Together that was most of a fresh worker's first forecast."""
 
 import logging
 
 from django.urls import get_resolver
 
-from forecasts import rules
+from forecasts import modeling, rules
 from forecasts.active_data import active_data
 
 from .calibration import forecast_calibration
@@ -22,6 +23,7 @@ def warm_up() -> bool:
     data to load. Never raises: a worker that boots while the database is down still starts,
     and loads the data on its first request, as it would have without this."""
     get_resolver().url_patterns  # noqa: B018 - imports the URLconf and its views
+    modeling.forecast_many  # noqa: B018 - imports the models, numpy with them
     try:
         data = active_data()
         if data is None:
