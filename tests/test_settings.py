@@ -40,15 +40,11 @@ def test_debug_on_runs_without_secret_key():
     assert django_check(DEBUG="1").returncode == 0
 
 
-def engine_with(**env):
+def django_python(script: str, **env) -> subprocess.CompletedProcess:
+    """``python -c script`` with the project's settings, DEBUG on, no DATABASE_URL or .env."""
     clean = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import django; from django.conf import settings; django.setup(); "
-            "print(settings.DATABASES['default']['ENGINE'], settings.DATABASES['default']['NAME'])",
-        ],
+    return subprocess.run(
+        [sys.executable, "-c", script],
         cwd=ROOT,
         env={
             **clean,
@@ -61,7 +57,14 @@ def engine_with(**env):
         text=True,
         timeout=120,
     )
-    return result.stdout.strip()
+
+
+def engine_with(**env):
+    return django_python(
+        "import django; from django.conf import settings; django.setup(); "
+        "print(settings.DATABASES['default']['ENGINE'], settings.DATABASES['default']['NAME'])",
+        **env,
+    ).stdout.strip()
 
 
 def test_database_url_selects_postgresql():
@@ -140,14 +143,6 @@ def test_the_checks_load_no_numerical_library():
         "print('loaded:', ','.join(sorted({name.split('.')[0] for name in sys.modules} "
         "& {'numpy', 'pandas', 'scipy', 'statsmodels'})))"
     )
-    clean = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env={**clean, "DJANGO_SETTINGS_MODULE": "popsite.settings", "DEBUG": "1", "ENV_FILE": ""},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = django_python(script)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "loaded: ", result.stdout
