@@ -137,3 +137,16 @@ def test_far_horizon_to_2100_is_finite():
         np.isfinite([point.value, point.lower, point.upper]).all() for point in result.points
     )
     assert rules.YEAR_MAX == 2100
+
+
+def test_the_package_gives_its_names_on_first_use_and_refuses_unknown_ones():
+    """forecasts.modeling loads its submodules lazily; what it gives is what they define."""
+    from forecasts import modeling
+    from forecasts.modeling import damped, forecasting
+
+    assert modeling.forecast_many is forecasting.forecast_many
+    assert modeling.Point is forecasting.Point
+    assert modeling.damped is damped
+    assert not hasattr(modeling, "no_such_name")
+    with pytest.raises(AttributeError, match="no_such_name"):
+        modeling.no_such_name  # noqa: B018
