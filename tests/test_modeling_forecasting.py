@@ -147,6 +147,8 @@ def test_the_package_gives_its_names_on_first_use_and_refuses_unknown_ones():
     assert modeling.forecast_many is forecasting.forecast_many
     assert modeling.Point is forecasting.Point
     assert modeling.damped is damped
+    for name in modeling.__all__:  # every public name is found where the package says it lives
+        assert getattr(modeling, name).__name__ == name
     assert not hasattr(modeling, "no_such_name")
     with pytest.raises(AttributeError, match="no_such_name"):
         modeling.no_such_name  # noqa: B018

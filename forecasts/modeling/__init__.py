@@ -45,20 +45,4 @@ def __getattr__(name: str):
     return value
 
 
-__all__ = [
-    "BacktestResult",
-    "BacktestSummary",
-    "CalibrationTable",
-    "Forecast",
-    "ForecastError",
-    "Point",
-    "backtest",
-    "backtest_many",
-    "calibrate",
-    "calibrated",
-    "calibration_origins",
-    "forecast",
-    "forecast_many",
-    "normal_quantile",
-    "select_lags",
-]
+__all__ = ["ForecastError", *_HOMES]
