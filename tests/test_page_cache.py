@@ -189,3 +189,23 @@ def test_a_cached_run_page_asks_the_database_only_whether_the_run_exists(small_d
     url = run.get_absolute_url()
     run.delete()
     assert client.get(url).status_code == 404
+
+
+@pytest.mark.django_db
+def test_another_process_import_is_seen_within_the_generation_check(small_dataset, monkeypatch):
+    """A process asks the cache for the data generation at most once per
+    GENERATION_CHECK_SECONDS (not on every request); a new generation another process put there
+    is seen once that time has passed, and the importing process's own forget() is seen at once."""
+    from django.core.cache import cache
+
+    from forecasts import active_data
+
+    clock = [1000.0]
+    monkeypatch.setattr(active_data.time, "monotonic", lambda: clock[0])
+    before = active_data.dataset_generation()
+    cache.set(active_data.GENERATION_KEY, "another-import", 60)  # as another process's import
+    assert active_data.dataset_generation() == before
+    clock[0] += active_data.GENERATION_CHECK_SECONDS
+    assert active_data.dataset_generation() == "another-import"
+    active_data.forget()
+    assert active_data.dataset_generation() == before  # read again from the database
