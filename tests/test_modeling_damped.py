@@ -217,15 +217,25 @@ def test_kept_fits_give_the_same_forecasts_to_the_last_bit(estimates, table, mon
         assert kept == fresh
     assert len(fits) == len([c for c in codes if len(estimates[c][0]) >= damped.MIN_YEARS])
 
-    calls = []
-    original_fit = longrange.fit
+    calls, recursions = [], []
+    original_fit, original_predict = longrange.fit, longrange.predict
     monkeypatch.setattr(
         longrange, "fit", lambda matrix: calls.append(len(matrix)) or original_fit(matrix)
     )
-    damped.forecast_many(
+    monkeypatch.setattr(
+        longrange,
+        "predict",
+        lambda fit, steps: recursions.append(steps) or original_predict(fit, steps),
+    )
+    [kept] = damped.forecast_many(
         [estimates[900]], start=2040, end=2050, level=0.5, table=table, keys=[900], fits=fits
     )
-    assert calls == []
+    [fresh] = damped.forecast_many(
+        [estimates[900]], start=2040, end=2050, level=0.5, table=table, keys=[900]
+    )
+    # The kept path (to YEAR_MAX) answers a later request without running the recursion again.
+    assert calls == [1] and recursions == [2050 - 2020] and kept == fresh
+    calls.clear()
     shorter = cut({900: estimates[900]}, 2000)[900]
     [from_2000] = damped.forecast_many(
         [shorter], start=2001, end=2010, level=0.95, table=table, keys=[900], fits=fits

@@ -10,10 +10,11 @@ backtests of every region of the dataset (``calibrate``), stored with the datase
 
 import math
 from collections.abc import Hashable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from forecasts.rules import ForecastError
+from forecasts.rules import YEAR_MAX, ForecastError
 
 from . import longrange, longrange_calibration, longrange_table
 from .points import Forecast, Point
@@ -37,10 +38,12 @@ def forecast_many(
     """Forecast [start, end] for each history; a ForecastError in place of a series that has
     too few years or a value of 0 or less.
 
-    ``fits``, when given, keeps each series' fit by its key (with its first and last year) for
-    later calls: a fit depends on the history only, not on the years or level asked, so a caller
-    whose histories are fixed (the active data, per version) fits each region once instead of on
-    every request. Results are the same to the last bit with or without it."""
+    ``fits``, when given, keeps each series' fit and its forecast path to YEAR_MAX by its key
+    (with its first and last year) for later calls: both depend on the history only, not on the
+    years or level asked, so a caller whose histories are fixed (the active data, per version)
+    fits and runs the recursion of each region once instead of on every request, and a request
+    takes its years from the kept path. Results are the same to the last bit with or without it
+    (the recursion of a series does not depend on the other series or on how far it runs)."""
     results: list = [None] * len(histories)
     groups: dict[int, list[int]] = {}
     for index, (years, values) in enumerate(histories):
@@ -129,7 +132,8 @@ def _predict_group(members, last_year, start, end, level, table, keys, fits=None
     matrix = np.full((len(members), last_year - first + 1), np.nan)
     for row, (years, values) in enumerate(members):
         matrix[row, np.asarray(years, dtype=int) - first] = values
-    fit = _fitted(matrix, members, keys, fits)
+    kept = _kept(matrix, members, keys, fits)
+    fit = longrange.fit(matrix) if kept is None else longrange.Fit.stack([k.fit for k in kept])
     count = end - start + 1
     value = np.full((len(members), count), np.nan)
     lower, upper = value.copy(), value.copy()
@@ -143,26 +147,32 @@ def _predict_group(members, last_year, start, end, level, table, keys, fits=None
         target = slice(max(start, first) - start, inside_to - start + 1)
         value[:, target], lower[:, target], upper[:, target] = mean, low, high
     if end > last_year:
-        steps = end - last_year
-        mean, scale = longrange.predict(fit, steps)
-        horizons = np.arange(1, steps + 1)
+        mean, scale = _future(fit, kept, end - last_year, last_year)
+        # The horizons asked (years ahead of last_year); bounds are computed for those alone.
+        horizons = np.arange(max(start, last_year + 1) - last_year, end - last_year + 1)
+        mean, scale = mean[:, horizons - 1], scale[:, horizons - 1]
         low, high = _bounds(mean, scale, table, horizons, level, factors)
-        keep = slice(max(start, last_year + 1) - last_year - 1, steps)
         target = slice(max(start, last_year + 1) - start, count)
-        value[:, target], lower[:, target], upper[:, target] = (
-            mean[:, keep],
-            low[:, keep],
-            high[:, keep],
-        )
+        value[:, target], lower[:, target], upper[:, target] = mean, low, high
     _flatten_constant(members, first, start, value, lower, upper)
     return list(zip(value, lower, upper, strict=True))
 
 
-def _fitted(matrix, members, keys, fits) -> longrange.Fit:
-    """longrange.fit of the matrix's rows, taking each row already in ``fits`` from there and
-    fitting the others in one batch (then kept in ``fits``)."""
+@dataclass
+class _Kept:
+    """What ``fits`` keeps of one series: its fit and, once a forecast asked for it, its path
+    ((mean, log_scale) for horizons 1, 2, ... to YEAR_MAX, one tuple so that it is replaced
+    whole)."""
+
+    fit: longrange.Fit
+    path: tuple[np.ndarray, np.ndarray] | None = None
+
+
+def _kept(matrix, members, keys, fits) -> list[_Kept] | None:
+    """Each row's entry in ``fits`` (None without ``fits``), fitting the rows not there yet in
+    one batch and keeping them."""
     if fits is None:
-        return longrange.fit(matrix)
+        return None
     names = [
         (key, int(years[0]), int(years[-1])) for key, (years, _) in zip(keys, members, strict=True)
     ]
@@ -170,8 +180,29 @@ def _fitted(matrix, members, keys, fits) -> longrange.Fit:
     if missing:
         fitted = longrange.fit(matrix[missing])
         for position, row in enumerate(missing):
-            fits[names[row]] = fitted.row(position)
-    return longrange.Fit.stack([fits[name] for name in names])
+            fits[names[row]] = _Kept(fit=fitted.row(position))
+    return [fits[name] for name in names]
+
+
+def _future(fit, kept, steps, last_year):
+    """(mean, log_scale) of the ``steps`` years after ``last_year``, (series, steps).
+
+    With ``kept``, each series' path is computed once, as far as YEAR_MAX (or ``steps``, when a
+    history ends so early that it is further), and every later request slices it: the recursion
+    was the largest part of a varied forecast request's own work."""
+    if kept is None:
+        return longrange.predict(fit, steps)
+    short = [row for row, k in enumerate(kept) if k.path is None or len(k.path[0]) < steps]
+    if short:
+        horizon = max(steps, YEAR_MAX - last_year)
+        mean, scale = longrange.predict(longrange.Fit.stack([kept[r].fit for r in short]), horizon)
+        for position, row in enumerate(short):
+            kept[row].path = (mean[position], scale[position])
+    paths = [k.path for k in kept]
+    return (
+        np.stack([mean[:steps] for mean, _ in paths]),
+        np.stack([scale[:steps] for _, scale in paths]),
+    )
 
 
 def _flatten_constant(members, first, start, value, lower, upper):
