@@ -138,13 +138,15 @@ def _without_tokens(response) -> str:
 
 @pytest.mark.django_db
 def test_a_booting_worker_loads_what_its_first_forecast_needs(
-    small_dataset, django_assert_num_queries
+    small_dataset, django_assert_num_queries, monkeypatch
 ):
     """gunicorn's post_worker_init (gunicorn.conf.py) loads the active data, the default
-    model's table and what is shown beside it: the first default forecast reads nothing more."""
+    model's table and what is shown beside it, and fits every region and runs its path to 2100:
+    the first default forecast reads nothing more, fits nothing and runs no recursion."""
     from pathlib import Path
 
     from forecasts import active_data
+    from forecasts.modeling import longrange
 
     active_data.forget()  # a fresh process
     hooks = runpy.run_path(str(Path(__file__).resolve().parents[1] / "gunicorn.conf.py"))
@@ -152,6 +154,8 @@ def test_a_booting_worker_loads_what_its_first_forecast_needs(
     loaded = active_data._loaded
     data = active_data.active_data()
     assert data is loaded is not None
+    for name in ("fit", "predict"):
+        monkeypatch.setattr(longrange, name, lambda *args, name=name: pytest.fail(f"{name} at request time"))
     with django_assert_num_queries(0):
         [result] = services.forecast_compute(
             data=data, regions=[data.regions[900]], start=2030, end=2035

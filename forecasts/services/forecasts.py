@@ -187,10 +187,15 @@ def region_outlook(*, data: ActiveData | None = None, region: Region) -> RegionF
     cannot be fitted. Computed once per data generation (a region page shows it; nobody asked
     for a run, so it is not stored)."""
     data = data or required_data()
-    outlooks = data.remember("outlooks", lambda: _all_outlooks(data))
+    outlooks = region_outlooks(data)
     if region.code in outlooks:
         return outlooks[region.code]
     return data.remember(("outlook", region.code), lambda: _outlook(data, region))
+
+
+def region_outlooks(data: ActiveData) -> dict[int, RegionForecast]:
+    """The outlook of every region a batch can fit, computed once per data generation."""
+    return data.remember("outlooks", lambda: _all_outlooks(data))
 
 
 def _all_outlooks(data: ActiveData) -> dict[int, RegionForecast | None]:

@@ -4,7 +4,9 @@ imports it on the first request: over 100 ms), the active data (every region's e
 from the database), the default model's calibration table (parsed from the JSON stored with the
 dataset), and what a default forecast shows beside its numbers (the UN projections, the
 backtest errors), and the modelling code with numpy (forecasts.modeling loads it on first use).
-Together that was most of a fresh worker's first forecast."""
+Together that was most of a fresh worker's first forecast. It also computes every region's
+outlook, which fits each region and runs its forecast path to 2100 (kept per data version:
+damped.forecast_many), so that no request of a fresh worker pays for a fit or the recursion."""
 
 import logging
 
@@ -14,6 +16,7 @@ from forecasts import modeling, rules
 from forecasts.active_data import active_data
 
 from .calibration import forecast_calibration
+from .forecasts import region_outlooks
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +34,7 @@ def warm_up() -> bool:
         forecast_calibration(data, method=rules.DEFAULT_METHOD, lags=rules.DEFAULT_LAGS)
         data.un_projections()
         data.backtest_mapes(rules.DEFAULT_METHOD, rules.DEFAULT_LAGS)
+        region_outlooks(data)
     except Exception:  # noqa: BLE001 - a boot-time optimisation must never stop a worker
         logger.warning("Warm-up failed; the first request will load the data.", exc_info=True)
         return False
