@@ -155,7 +155,9 @@ def test_a_booting_worker_loads_what_its_first_forecast_needs(
     data = active_data.active_data()
     assert data is loaded is not None
     for name in ("fit", "predict"):
-        monkeypatch.setattr(longrange, name, lambda *args, name=name: pytest.fail(f"{name} at request time"))
+        monkeypatch.setattr(
+            longrange, name, lambda *args, name=name: pytest.fail(f"{name} at request time")
+        )
     with django_assert_num_queries(0):
         [result] = services.forecast_compute(
             data=data, regions=[data.regions[900]], start=2030, end=2035
