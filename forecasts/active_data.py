@@ -145,7 +145,14 @@ def active_data() -> ActiveData | None:
     if generation is None:
         return None
     if _loaded is None or _loaded.generation != generation:
-        _loaded = _load(generation)
+        try:
+            _loaded = _load(generation)
+        except Dataset.DoesNotExist:
+            # The cache names a dataset this database does not have: another site (or the test
+            # suite) shares the cache, or the dataset was deleted since. The database decides.
+            forget()
+            generation = dataset_generation()
+            _loaded = _load(generation) if generation is not None else None
     return _loaded
 
 
