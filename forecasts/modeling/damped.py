@@ -199,9 +199,8 @@ def _future(fit, kept, steps, last_year):
         for position, row in enumerate(short):
             kept[row].path = (mean[position], scale[position])
     paths = [k.path for k in kept]
-    return (
-        np.stack([mean[:steps] for mean, _ in paths]),
-        np.stack([scale[:steps] for _, scale in paths]),
+    return np.stack([path[0][:steps] for path in paths]), np.stack(
+        [path[1][:steps] for path in paths]
     )
 
 

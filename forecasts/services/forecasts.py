@@ -193,7 +193,7 @@ def region_outlook(*, data: ActiveData | None = None, region: Region) -> RegionF
     return data.remember(("outlook", region.code), lambda: _outlook(data, region))
 
 
-def region_outlooks(data: ActiveData) -> dict[int, RegionForecast]:
+def region_outlooks(data: ActiveData) -> dict[int, RegionForecast | None]:
     """The outlook of every region a batch can fit, computed once per data generation."""
     return data.remember("outlooks", lambda: _all_outlooks(data))
 
