@@ -118,6 +118,33 @@ def test_the_import_stores_the_default_models_calibration(wpp2019_dataset, monke
 
 
 @pytest.mark.django_db
+def test_a_stored_calibration_of_another_model_version_is_built_again(wpp2019_dataset):
+    """A table stored before the model's arithmetic changed measured the old model's errors:
+    the forecast's intervals come from a table built for the model as it is now."""
+    from forecasts import active_data
+    from forecasts.modeling import longrange
+
+    stored = DatasetCalibration.objects.get(dataset=wpp2019_dataset)
+    assert stored.damped[damped.MODEL_VERSION_KEY] == longrange.MODEL_VERSION
+    current = _forecast_900()
+    stored.damped = {
+        **stored.damped,
+        damped.MODEL_VERSION_KEY: longrange.MODEL_VERSION - 1,
+        "factors": {"900": 50.0},  # what an old table could say: far wider intervals
+    }
+    stored.save()
+    active_data.forget()
+    assert _forecast_900() == current
+
+
+def _forecast_900():
+    [result] = services.forecast_compute(
+        regions=selectors.regions_for_forecast(identifiers=["900"]), start=2030, end=2035
+    )
+    return [(point.lower, point.value, point.upper) for point in result.points]
+
+
+@pytest.mark.django_db
 def test_a_page_one_worker_rendered_is_not_rendered_again_by_another(small_dataset, settings):
     """With Redis (PAGE_CACHE_SHARED) the other workers take the page from the shared cache; the
     test's default cache stands in for Redis, and clearing the local store for another process."""

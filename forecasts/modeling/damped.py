@@ -92,7 +92,8 @@ def _points(years, values, last_year, start, value, lower, upper) -> list[Point]
 
 def calibrate(histories: Mapping[Hashable, tuple], *, last_year: int) -> dict | None:
     """The calibration table of ``histories`` as JSON (None when they are too short): rolling
-    origins from FIRST_CALIBRATION_ORIGIN to the year before ``last_year``."""
+    origins from FIRST_CALIBRATION_ORIGIN to the year before ``last_year``. It names the
+    longrange.MODEL_VERSION it measured (see ``is_current``)."""
     usable = {
         str(key): (np.asarray(years, dtype=int), np.asarray(values, dtype=float))
         for key, (years, values) in histories.items()
@@ -105,11 +106,26 @@ def calibrate(histories: Mapping[Hashable, tuple], *, last_year: int) -> dict | 
         )
     except ValueError:
         return None
-    return table.to_dict()
+    return {**table.to_dict(), MODEL_VERSION_KEY: longrange.MODEL_VERSION}
+
+
+MODEL_VERSION_KEY = "model_version"
+
+
+def is_current(document: dict | None) -> bool:
+    """Whether a stored calibration table measured the errors of this version of the model.
+
+    A table is stored with its dataset at import; when the model's arithmetic changes, the
+    errors it measured are another model's, so its intervals would be calibrated for that one."""
+    return bool(document) and document.get(MODEL_VERSION_KEY) == longrange.MODEL_VERSION
 
 
 def table_from_json(document: dict | None) -> "longrange_table.Table | None":
-    return longrange_table.Table.from_dict(document) if document else None
+    if not document:
+        return None
+    return longrange_table.Table.from_dict(
+        {key: value for key, value in document.items() if key != MODEL_VERSION_KEY}
+    )
 
 
 def _problem(years, values) -> str | None:

@@ -29,12 +29,14 @@ def forecast_calibration(data: ActiveData, *, method: str, lags: int | str):
 
 def _damped_calibration(data: ActiveData):
     """The damped model's table: stored with the dataset at import (services.datasets), so a
-    fresh process has it with the active data; for data imported before that, built from
-    rolling origins over every region's history (about a second on WPP2019) and kept as JSON in
-    the cache per dataset."""
-    document = data.calibration
+    fresh process has it with the active data; for data imported before that, or whose table
+    measured another version of the model (damped.is_current), built from rolling origins over
+    every region's history (about a second on WPP2019) and kept as JSON in the cache per dataset
+    and model version."""
+    document = data.calibration if modeling.damped.is_current(data.calibration) else None
     if not document:
-        key = f"calibration:{data.dataset.pk}:{data.dataset.checksum}:damped"
+        version = modeling.longrange.MODEL_VERSION
+        key = f"calibration:{data.dataset.pk}:{data.dataset.checksum}:damped:{version}"
         document = cache.get(key)
         if document is None:
             document = damped_calibration_document(data)
