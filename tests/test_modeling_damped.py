@@ -244,3 +244,38 @@ def test_kept_fits_give_the_same_forecasts_to_the_last_bit(estimates, table, mon
         [shorter], start=2001, end=2010, level=0.95, table=table, keys=[900]
     )
     assert calls == [1, 1] and from_2000 == fresh_2000
+
+
+# The local trend of smooth series -------------------------------------------------------------
+
+
+def _growth_path(persons, steps, monkeypatch, local_weight):
+    """The forecast's yearly growth rates for a series (no calibration involved)."""
+    monkeypatch.setattr(longrange, "LOCAL_WEIGHT", local_weight)
+    matrix = np.asarray([persons], dtype=float)
+    mean, _ = longrange.predict(longrange.fit(matrix), steps)
+    return np.diff(np.log(np.concatenate([matrix[:, -1:], mean], axis=1)), axis=1)[0]
+
+
+def test_a_steady_turn_of_growth_carries_on_in_the_first_years(monkeypatch):
+    """A country whose growth has fallen by 0.05 points a year for decades (the demographic
+    transition) keeps falling next year: with the local trend the first years follow the turn
+    more closely than the AR members alone, and the path stays positive."""
+    years = np.arange(71)
+    growth = 0.03 - 0.0005 * years
+    persons = 5e6 * np.exp(np.cumsum(growth))
+    truth = 0.03 - 0.0005 * np.arange(71, 76)
+    with_local = _growth_path(persons, 5, monkeypatch, 1.0)
+    without = _growth_path(persons, 5, monkeypatch, 0.0)
+    assert np.abs(with_local - truth).mean() < 0.8 * np.abs(without - truth).mean()
+
+
+def test_a_wiggly_series_is_left_to_the_ar_members(monkeypatch):
+    """Growth that jumps about from year to year has no local trend worth following: the gate
+    closes and the forecast is the members' (a hundredth of a point of growth at most)."""
+    rng = np.random.default_rng(3)
+    growth = 0.02 + rng.normal(0, 0.01, 70)
+    persons = 1e6 * np.exp(np.cumsum(growth))
+    with_local = _growth_path(persons, 10, monkeypatch, 1.0)
+    without = _growth_path(persons, 10, monkeypatch, 0.0)
+    assert np.abs(with_local - without).max() < 1e-4

@@ -16,6 +16,11 @@ Everything happens in log space, on the yearly growth rate g_t = log P_t - log P
   horizons are the AR's, long ones lean on the stable median), is multiplied by
   psi**max(0, k - DELAY): a slow pull of every growth rate towards zero. Why: no population grows
   (or shrinks) at a fixed rate for 80 years. Regions growing faster than GREF get a stronger pull.
+* A local trend for smooth series: over the first LOCAL_YEARS the path leans towards the last
+  growth rate plus its last change, damped by LOCAL_RHO a year, with a weight falling from 1 to 0
+  and gated by how steady the growth has been. Why: the AR members, fitted on 40 and 20 years,
+  lag behind a recent turn of a steady trend (on the selection windows: median MAPE -2.6 %, better
+  in 7 of 8; mean MAPE -0.7 %, better in 8 of 8; interval score -0.8 %; coverage unchanged).
 * Rounded tiny series: WPP publishes thousands, so the growth rates of a region of 2,000 people
   are rounding noise; component A's weight shrinks with the rounding and B uses the mean growth.
 * The growth path is soft-capped, g -> GCAP * tanh(g / GCAP); log P_{T+h} = log P_T + the sum of
@@ -39,7 +44,7 @@ import numpy as np
 
 # Raised whenever a change alters the forecasts: calibration tables stored with a dataset name
 # the version whose errors they measured, and a table of another version is built again.
-MODEL_VERSION = 1
+MODEL_VERSION = 2
 ORDER = 3  # AR order of the main member: three lags of the growth change carry the trend
 WINDOW = 40  # years of growth changes it is fitted on: the demographic transition's time scale
 ENS_ORDER = 2  # second member, AR(2): a shorter memory for regions whose trend recently turned
@@ -54,6 +59,10 @@ KAPPA = 3.0  # extra pull psi ** (1 + KAPPA * excess): Gulf states, refugee rebo
 GREF = 0.03  # recent growth beyond 3 %/year counts as excess (ordinary regions are unchanged)
 ROUND_REF = 0.02  # A's weight times 1 / (1 + (rounding / ROUND_REF)^2): > 250,000 people unchanged
 GCAP = 0.08  # soft cap on forecast growth, |g| < 8 %/year: identity for ordinary growth
+LOCAL_WEIGHT = 1.0  # weight of the local trend in the first forecast year (0 turns it off)
+LOCAL_YEARS = 8  # years over which that weight falls to 0
+LOCAL_RHO = 0.9  # yearly damping of the last change of growth in the local trend
+LOCAL_REF = 0.001  # spread of growth changes at which the local trend's weight halves
 SCALE = 0.01  # log_scale per year ahead; the calibration table sets the actual width
 
 
@@ -227,10 +236,30 @@ def predict(f: Fit, steps: int) -> tuple[np.ndarray, np.ndarray]:
     naive = reliable * naive + (1 - reliable) * recent.mean(axis=1)
     members = (_member_path(f, phi, steps, naive, psi, reliable) for phi in (f.phi, f.phi2))
     path = sum(members) / 2
+    if LOCAL_WEIGHT:
+        path = _with_local_trend(f, path, steps, reliable)
     mean = np.exp(f.last_log[:, None] + np.cumsum(path, axis=1))
     h = np.arange(1, steps + 1)
     scale = np.where(f.constant, 0.0, SCALE)
     return mean, scale[:, None] * h.astype(float)[None, :]
+
+
+def _with_local_trend(f: Fit, path, steps, reliable) -> np.ndarray:
+    """``path`` with its first LOCAL_YEARS blended towards the local trend of smooth series.
+
+    The local trend continues the last change of growth, damped by LOCAL_RHO a year. The blend
+    weight falls linearly from LOCAL_WEIGHT to 0 over LOCAL_YEARS and is gated by how smooth the
+    growth has been (the spread of its last changes against LOCAL_REF) and by the rounding
+    reliability: a series whose growth moves steadily (most countries in their demographic
+    transition) is best read from its last years at short horizons, where the AR members, fitted
+    on 40 and 20 years, lag behind a recent turn."""
+    k = np.arange(1, steps + 1)
+    last_change = f.growth[:, -1] - f.growth[:, -2]
+    local = _cap(f.growth[:, -1:] + last_change[:, None] * np.cumsum(LOCAL_RHO**k)[None, :])
+    wiggle = np.std(np.diff(f.growth, axis=1), axis=1)
+    gate = reliable / (1 + (wiggle / LOCAL_REF) ** 2)
+    v = LOCAL_WEIGHT * np.maximum(0, 1 - (k - 1) / LOCAL_YEARS)[None, :] * gate[:, None]
+    return v * local + (1 - v) * path
 
 
 def _member_path(f: Fit, phi, steps, naive, psi, reliable) -> np.ndarray:
