@@ -216,6 +216,22 @@ def test_kept_fits_give_the_same_forecasts_to_the_last_bit(estimates, table, mon
         )
         assert kept == fresh
     assert len(fits) == len([c for c in codes if len(estimates[c][0]) >= damped.MIN_YEARS])
+    # The same kept fits answer forecasts without a table (the world ranking) with its bounds.
+    histories = [estimates[code] for code in codes[::7]]
+    for table_or_none in (None, table):
+        kept = damped.forecast_many(
+            histories,
+            start=2025,
+            end=2040,
+            level=0.95,
+            table=table_or_none,
+            keys=codes[::7],
+            fits=fits,
+        )
+        fresh = damped.forecast_many(
+            histories, start=2025, end=2040, level=0.95, table=table_or_none, keys=codes[::7]
+        )
+        assert kept == fresh
 
     calls, recursions = [], []
     original_fit, original_predict = longrange.fit, longrange.predict

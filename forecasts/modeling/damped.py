@@ -10,11 +10,11 @@ backtests of every region of the dataset (``calibrate``), stored with the datase
 
 import math
 from collections.abc import Hashable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from forecasts.rules import YEAR_MAX, ForecastError
+from forecasts.rules import DEFAULT_LEVEL, YEAR_MAX, ForecastError
 
 from . import longrange, longrange_calibration, longrange_table
 from .points import Forecast, Point
@@ -42,8 +42,9 @@ def forecast_many(
     (with its first and last year) for later calls: both depend on the history only, not on the
     years or level asked, so a caller whose histories are fixed (the active data, per version)
     fits and runs the recursion of each region once instead of on every request, and a request
-    takes its years from the kept path. Results are the same to the last bit with or without it
-    (the recursion of a series does not depend on the other series or on how far it runs)."""
+    takes its years from the kept path (at the default level, from the kept values and bounds).
+    Results are the same to the last bit with or without it: the recursion of a series does not
+    depend on the other series or on how far it runs, and its bounds are computed year by year."""
     results: list = [None] * len(histories)
     groups: dict[int, list[int]] = {}
     for index, (years, values) in enumerate(histories):
@@ -143,6 +144,43 @@ def _problem(years, values) -> str | None:
 
 def _predict_group(members, last_year, start, end, level, table, keys, fits=None):
     """(value, lower, upper) arrays over [start, end] for histories ending in ``last_year``."""
+    if fits is not None and start > last_year and level == DEFAULT_LEVEL:
+        return _from_kept_futures(members, last_year, start, end, table, keys, fits)
+    return _computed_group(members, last_year, start, end, level, table, keys, fits)
+
+
+def _from_kept_futures(members, last_year, start, end, table, keys, fits):
+    """The years asked, sliced from each series' kept future at DEFAULT_LEVEL: its values and
+    bounds from ``last_year`` + 1 to YEAR_MAX (or ``end``, further), computed in one batch for
+    the series that lack it. Why: most requests ask the default level for years after the
+    history, and computing their bounds was the largest part left of a forecast's own work."""
+    horizon = max(end, YEAR_MAX) - last_year
+    calibrated = table is not None
+    names = _names(keys, members)
+    lacking = [
+        row
+        for row, name in enumerate(names)
+        if name not in fits or len(fits[name].futures.get(calibrated, ((),))[0]) < horizon
+    ]
+    if lacking:
+        rows = _computed_group(
+            [members[row] for row in lacking],
+            last_year,
+            last_year + 1,
+            last_year + horizon,
+            DEFAULT_LEVEL,
+            table,
+            [keys[row] for row in lacking],
+            fits,
+        )
+        for row, triple in zip(lacking, rows, strict=True):
+            fits[names[row]].futures[calibrated] = triple
+    first, last = start - last_year - 1, end - last_year
+    return [tuple(array[first:last] for array in fits[name].futures[calibrated]) for name in names]
+
+
+def _computed_group(members, last_year, start, end, level, table, keys, fits):
+    """``_predict_group`` computed: the fits and paths ``fits`` keeps, the rest from the data."""
     # At least MIN_COLUMNS columns (NaN before a late start): the model's lag windows need them.
     first = min(min(int(years[0]) for years, _ in members), last_year - MIN_COLUMNS + 1)
     matrix = np.full((len(members), last_year - first + 1), np.nan)
@@ -176,12 +214,21 @@ def _predict_group(members, last_year, start, end, level, table, keys, fits=None
 
 @dataclass
 class _Kept:
-    """What ``fits`` keeps of one series: its fit and, once a forecast asked for it, its path
+    """What ``fits`` keeps of one series: its fit and, once a forecast asked for them, its path
     ((mean, log_scale) for horizons 1, 2, ... to YEAR_MAX, one tuple so that it is replaced
-    whole)."""
+    whole) and its futures at DEFAULT_LEVEL ((value, lower, upper) over the same years, by
+    whether the bounds are calibrated)."""
 
     fit: longrange.Fit
     path: tuple[np.ndarray, np.ndarray] | None = None
+    futures: dict[bool, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+
+def _names(keys, members) -> list[tuple]:
+    """Each series' name in ``fits``: its key, first and last year."""
+    return [
+        (key, int(years[0]), int(years[-1])) for key, (years, _) in zip(keys, members, strict=True)
+    ]
 
 
 def _kept(matrix, members, keys, fits) -> list[_Kept] | None:
@@ -189,9 +236,7 @@ def _kept(matrix, members, keys, fits) -> list[_Kept] | None:
     one batch and keeping them."""
     if fits is None:
         return None
-    names = [
-        (key, int(years[0]), int(years[-1])) for key, (years, _) in zip(keys, members, strict=True)
-    ]
+    names = _names(keys, members)
     missing = [row for row, name in enumerate(names) if name not in fits]
     if missing:
         fitted = longrange.fit(matrix[missing])
