@@ -260,9 +260,9 @@ def _future(fit, kept, steps, last_year):
         for position, row in enumerate(short):
             kept[row].path = (mean[position], scale[position])
     paths = [k.path for k in kept]
-    return np.stack([path[0][:steps] for path in paths]), np.stack(
-        [path[1][:steps] for path in paths]
-    )
+    mean = np.stack([path[0][:steps] for path in paths])
+    scale = np.stack([path[1][:steps] for path in paths])
+    return mean, scale
 
 
 def _flatten_constant(members, first, start, value, lower, upper):
