@@ -83,8 +83,9 @@ def forecast_compute(
         method=method,
         calibration=calibration,
         keys=[region.code for region in regions],
-        # The damped model fits each region once per data version: a fit depends on the history
-        # alone, and refitting it was half the time of a forecast request.
+        # The damped model fits each region once per data version and keeps its forecast path
+        # and its default-level bounds to 2100 (damped.forecast_many): they depend on the
+        # history alone, and refitting was half the time of a forecast request.
         fits=data.remember("damped-fits", dict) if method == rules.DAMPED_METHOD else None,
     )
     failures = [
