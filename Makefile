@@ -25,6 +25,7 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 run: $(VENV)/.installed .env
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py import_wpp --if-empty $${WPP_SOURCE:+"$$WPP_SOURCE"}
+	$(BIN)/python manage.py backtest --site --if-outdated
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/python scripts/run_local.py
 
 ## env: write the local settings file .env (a generated SECRET_KEY, DEBUG=1) if there is none

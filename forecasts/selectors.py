@@ -169,18 +169,43 @@ def backtest_results(*, backtest_run) -> list:
 
 
 def accuracy_summary(*, dataset: Dataset | None) -> list[BacktestRun]:
-    """The newest backtest of each site model at each horizon of rules.ACCURACY_HOLDOUTS, in the
-    order of rules.SITE_MODELS then horizon; horizons never backtested are left out."""
+    """The newest backtest of each site model at each horizon of rules.ACCURACY_HOLDOUTS, when it
+    measured the model as the code computes it now (BacktestRun.is_current), in the order of
+    rules.SITE_MODELS then horizon; horizons without such a backtest are left out."""
+    return [run for run in _newest_site_backtests(dataset).values() if run.is_current]
+
+
+def accuracy_earlier(*, dataset: Dataset | None) -> list[BacktestRun]:
+    """The newest backtests of site models and horizons that measured an earlier version of the
+    model: left out of accuracy_summary until `backtest --site --if-outdated` replaces them."""
+    return [run for run in _newest_site_backtests(dataset).values() if not run.is_current]
+
+
+def accuracy_outdated(*, dataset: Dataset | None) -> list[tuple[str, int | str, int]]:
+    """(method, lags, holdout) of the site's figures that ``dataset`` lacks or that measured
+    another version of the model: what `backtest --site --if-outdated` computes again."""
     if dataset is None:
         return []
+    newest = _newest_site_backtests(dataset)
+    return [key for key in _site_backtest_keys() if key not in newest or not newest[key].is_current]
+
+
+def _newest_site_backtests(dataset: Dataset | None) -> dict:
+    """{(method, lags, holdout): newest backtest} of the site models on ``dataset``, in the
+    order of rules.SITE_MODELS then horizon."""
+    if dataset is None:
+        return {}
     newest = {}
     for run in BacktestRun.objects.filter(
         dataset=dataset, holdout__in=rules.ACCURACY_HOLDOUTS
     ).select_related("dataset"):
         newest.setdefault((run.method, run.lags_choice, run.holdout), run)
+    return {key: newest[key] for key in _site_backtest_keys() if key in newest}
+
+
+def _site_backtest_keys() -> list[tuple[str, int | str, int]]:
     return [
-        newest[(method, lags, holdout)]
+        (method, lags, holdout)
         for method, lags in rules.SITE_MODELS
         for holdout in rules.ACCURACY_HOLDOUTS
-        if (method, lags, holdout) in newest
     ]

@@ -102,6 +102,9 @@ def test_backtest_command_takes_regions_holdout_and_auto_lags(small_dataset):
         (["--lags", "11"], "Lags must be"),
         (["--region", "Atlantis"], "Unknown region(s): 'Atlantis'"),
         (["--region", "900", "--all"], "Give --region or --all, not both."),
+        (["--site", "--holdout", "10"], "--site backtests the site's own models and horizons"),
+        (["--site", "--method", "levels"], "give it without --region, --holdout, --method"),
+        (["--if-outdated"], "--if-outdated goes with --site."),
     ],
 )
 def test_backtest_command_refuses_bad_arguments_with_a_message(small_dataset, args, message):
@@ -244,3 +247,61 @@ def test_an_import_backtests_both_site_models_at_10_20_and_30_years(settings, wp
     api = client.get("/api/accuracy/").json()
     assert [row["holdout"] for row in api["horizons"]] == [10, 20, 30, 10, 20, 30]
     assert api["method"] == rules.DEFAULT_METHOD and api["holdout"] == 10
+
+
+def test_a_backtest_names_the_version_of_the_model_it_measured(small_dataset):
+    damped = services.backtest_run_create(method=rules.DAMPED_METHOD, lags=rules.DEFAULT_LAGS)
+    levels = services.backtest_run_create(method="levels", lags=1)
+
+    assert damped.model_version == modeling.longrange.MODEL_VERSION
+    assert levels.model_version == modeling.versions.AUTOREG_VERSION
+    assert damped.is_current and levels.is_current
+
+
+def _measured_with_an_earlier_model(run):
+    """As if ``run`` had been stored before an upgrade that changed the model."""
+    BacktestRun.objects.filter(pk=run.pk).update(model_version=run.model_version - 1)
+
+
+def test_figures_of_an_earlier_model_version_are_not_shown_as_the_sites_accuracy(
+    client, small_dataset
+):
+    site = services.backtest_run_create(
+        method=rules.DEFAULT_METHOD, lags=rules.DEFAULT_LAGS, holdout=10
+    )
+    _measured_with_an_earlier_model(site)
+
+    page = client.get("/accuracy/")
+    api = APIClient().get("/api/accuracy/").json()
+
+    assert page.context["summary"] == [] and "horizons-table" not in page.content.decode()
+    assertContains(page, "measured with an earlier version of the model")
+    assertContains(page, "backtest --site --if-outdated")
+    assertContains(page, "(an earlier version of this model)")
+    assert api["horizons"] == [] and api["current"] is False
+    assert api["model_version"] == modeling.longrange.MODEL_VERSION - 1
+
+
+def test_backtest_site_computes_again_only_the_figures_of_an_earlier_model(small_dataset):
+    backtest("--site")
+    site = selectors.accuracy_summary(dataset=small_dataset)
+    assert {(run.method, run.holdout) for run in site} == {
+        (method, holdout) for method, _ in rules.SITE_MODELS for holdout in (10, 20, 30)
+    }
+    outdated = site[1]
+    _measured_with_an_earlier_model(outdated)
+    before = set(BacktestRun.objects.values_list("pk", flat=True))
+
+    out, _ = backtest("--site", "--if-outdated")
+
+    added = BacktestRun.objects.exclude(pk__in=before)
+    assert [(run.method, run.holdout) for run in added] == [(outdated.method, outdated.holdout)]
+    assert f"{outdated.holdout} years ahead" in out and added.get().is_current
+    assert len(selectors.accuracy_summary(dataset=small_dataset)) == len(site)
+    assert "up to date" in backtest("--site", "--if-outdated")[0]
+
+
+def test_backtest_site_if_outdated_without_data_is_not_an_error(db):
+    out, _ = backtest("--site", "--if-outdated")
+
+    assert "No data is loaded" in out and not BacktestRun.objects.exists()

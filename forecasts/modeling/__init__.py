@@ -27,6 +27,7 @@ _HOMES = {
     "forecast": "forecasting",
     "forecast_many": "forecasting",
     "normal_quantile": "forecasting",
+    "model_version": "versions",
 }
 
 

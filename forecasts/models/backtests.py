@@ -3,7 +3,7 @@
 from django.db import models
 from django.db.models import Q
 
-from forecasts import rules
+from forecasts import modeling, rules
 
 from .data import Dataset
 from .runs import METHOD_CHOICES, ForecastRun
@@ -37,6 +37,12 @@ class BacktestRun(models.Model):
     failures = models.JSONField(
         default=list, blank=True, help_text='[{"code", "name", "error"}] of regions not backtested'
     )
+    model_version = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Version of the method's arithmetic that was backtested (empty: before versions "
+        "were recorded)",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     duration_ms = models.FloatField()
 
@@ -68,6 +74,12 @@ class BacktestRun(models.Model):
     @property
     def lags_choice(self) -> int | str:
         return rules.LAGS_AUTO if self.lags is None else self.lags
+
+    @property
+    def is_current(self) -> bool:
+        """Whether it backtested the method as the code computes it now: figures of an earlier
+        version describe another model (see modeling.versions)."""
+        return self.model_version == modeling.model_version(self.method)
 
 
 class BacktestResult(models.Model):

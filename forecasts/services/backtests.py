@@ -4,7 +4,7 @@ import time
 
 from django.db import transaction
 
-from forecasts import active_data, modeling, rules
+from forecasts import active_data, modeling, rules, selectors
 from forecasts.models import BacktestResult, BacktestRun, ForecastRun, Region
 
 from .calibration import forecast_calibration
@@ -59,6 +59,7 @@ def backtest_run_create(
             for code, outcome in summary.results.items()
             if isinstance(outcome, rules.ForecastError)
         ],
+        model_version=modeling.model_version(method),
         duration_ms=(time.perf_counter() - started) * 1000,
     )
     BacktestResult.objects.bulk_create(
@@ -83,13 +84,23 @@ def backtest_run_create(
     return run
 
 
-def accuracy_refresh() -> list[BacktestRun]:
+def accuracy_refresh(*, only_outdated: bool = False) -> list[BacktestRun]:
     """Backtest the site's models (rules.SITE_MODELS) at every horizon of rules.ACCURACY_HOLDOUTS
     on the active data: the figures /accuracy/ reports. A horizon the data is too short for is
-    left out. About two seconds on WPP2019; the import runs it after every refresh."""
+    left out. About two seconds on WPP2019; the import runs it after every refresh.
+
+    With ``only_outdated``, only the models and horizons whose newest figures on the active data
+    are missing or from another version of the model (selectors.accuracy_outdated): after an
+    upgrade that changed the model, the site reports the new model's accuracy, not the old one's.
+    """
+    wanted = None
+    if only_outdated:
+        wanted = set(selectors.accuracy_outdated(dataset=required_data().dataset))
     runs = []
     for method, lags in rules.SITE_MODELS:
         for holdout in rules.ACCURACY_HOLDOUTS:
+            if wanted is not None and (method, lags, holdout) not in wanted:
+                continue
             try:
                 runs.append(backtest_run_create(holdout=holdout, method=method, lags=lags))
             except rules.ForecastError:

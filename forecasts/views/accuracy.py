@@ -25,6 +25,7 @@ def _accuracy_page(request, data):
             {"run": run, "is_original": rules.is_original_model(run.method, run.lags_choice)}
             for run in summary
         ],
+        "earlier": selectors.accuracy_earlier(dataset=dataset),
         "backtest_run": backtest_run,
         "results": [
             {"result": result, "errors": [_error_at(result, step) for step in (1, 5, 10)]}

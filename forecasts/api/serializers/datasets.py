@@ -70,6 +70,7 @@ class AccuracyHorizonOutputSerializer(serializers.Serializer):
         allow_null=True, help_text="Median across regions of the interval score, percent."
     )
     region_count = serializers.IntegerField()
+    model_version = serializers.IntegerField(help_text="Version of the model backtested.")
 
 
 class AccuracyOutputSerializer(serializers.Serializer):
@@ -88,6 +89,13 @@ class AccuracyOutputSerializer(serializers.Serializer):
     median_errors_by_horizon = serializers.ListField(child=serializers.FloatField())
     failures = serializers.ListField(child=serializers.DictField())
     created_at = serializers.DateTimeField()
+    model_version = serializers.IntegerField(
+        allow_null=True, help_text="Version of the model backtested (null: not recorded)."
+    )
+    current = serializers.BooleanField(
+        source="is_current",
+        help_text="Whether it measured the model as it forecasts now (false: an earlier version).",
+    )
     horizons = serializers.SerializerMethodField()
     regions = serializers.SerializerMethodField(help_text="Lowest error first.")
 
