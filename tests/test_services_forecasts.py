@@ -420,3 +420,17 @@ def test_each_region_is_fitted_once_per_data_version(small_dataset, monkeypatch)
     active_data_module.forget()
     services.forecast_compute(regions=world, start=2030, end=2035)
     assert calls == [1, 1]
+
+
+def test_a_stored_run_reads_back_exactly_the_numbers_it_was_computed_with(small_dataset):
+    data = active_data()
+    regions = [data.regions[code] for code in (900, 250, 336)]
+    stored = services.forecast_run_create(data=data, regions=regions, start=2015, end=2100)
+
+    again = services.forecast_run_results(ForecastRun.objects.get(pk=stored.run.pk), data=data)
+
+    computed = [(r.code, [tuple(vars(p).values()) for p in r.points]) for r in stored.results]
+    read = [(r.code, [tuple(vars(p).values()) for p in r.points]) for r in again]
+    assert read == computed  # bit for bit: values, bounds and actuals (None where none)
+    assert any(p.actual is None for p in again[0].points)
+    assert any(p.actual is not None for p in again[0].points)
