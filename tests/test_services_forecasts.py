@@ -1,6 +1,7 @@
 """Methods and lags in every front door: the recommended default, "auto", the original app's model,
 calibrated intervals, and forecasting every region at once."""
 
+import dataclasses
 import io
 import json
 
@@ -429,8 +430,8 @@ def test_a_stored_run_reads_back_exactly_the_numbers_it_was_computed_with(small_
 
     again = services.forecast_run_results(ForecastRun.objects.get(pk=stored.run.pk), data=data)
 
-    computed = [(r.code, [tuple(vars(p).values()) for p in r.points]) for r in stored.results]
-    read = [(r.code, [tuple(vars(p).values()) for p in r.points]) for r in again]
+    computed = [(r.code, [dataclasses.astuple(p) for p in r.points]) for r in stored.results]
+    read = [(r.code, [dataclasses.astuple(p) for p in r.points]) for r in again]
     assert read == computed  # bit for bit: values, bounds and actuals (None where none)
     assert any(p.actual is None for p in again[0].points)
     assert any(p.actual is not None for p in again[0].points)

@@ -334,5 +334,5 @@ def _as_forecast(series: _Series, rows: np.ndarray, start: int, end: int, level:
         actual = float(series.history[year - series.first_year]) if inside else None
         if math.isnan(value):
             value = lower = upper = None
-        points.append(Point(year=year, value=value, lower=lower, upper=upper, actual=actual))
+        points.append(Point(year, value, lower, upper, actual))
     return Forecast(lags=series.lags, level=level, points=points)
