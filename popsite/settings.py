@@ -43,6 +43,31 @@ def env_int(name, default):
         raise ImproperlyConfigured(f"{name} must be a whole number, got {value!r}.") from None
 
 
+# The spellings of a budget's period (as DRF accepts them) -> the name forecasts.throttling reads.
+RATE_PERIODS = {
+    **dict.fromkeys(("s", "sec", "second", "seconds"), "second"),
+    **dict.fromkeys(("m", "min", "minute", "minutes"), "minute"),
+    **dict.fromkeys(("h", "hour", "hours"), "hour"),
+    **dict.fromkeys(("d", "day", "days"), "day"),
+}
+
+
+def env_rate(name, default):
+    """A budget rate "<count>/<period>" read from the environment, as "<count>/second|minute|
+    hour|day" (the form forecasts.throttling reads; "100/s", "30/min" and "2/hours" are accepted).
+    A value that is not such a rate stops the process at start-up with a message naming the
+    variable, instead of every throttled request failing with a 500."""
+    value = os.environ.get(name, "").strip() or default
+    count, _, period = value.partition("/")
+    unit = RATE_PERIODS.get(period.strip().lower())
+    if unit is None or not count.strip().isdigit() or int(count) < 1:
+        raise ImproperlyConfigured(
+            f"{name} must be a rate such as 30/minute (a whole number of work units per second, "
+            f"minute, hour or day), got {value!r}."
+        )
+    return f"{int(count)}/{unit}"
+
+
 DEBUG = env_bool("DEBUG")
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
@@ -255,9 +280,9 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": BEHIND_PROXY,
 }
 # Storing forecast runs, from the site or the API: work units (forecasts.throttling) per client.
-RUNS_RATE = os.environ.get("RUNS_RATE", "30/minute")
+RUNS_RATE = env_rate("RUNS_RATE", "30/minute")
 # Forecasts computed on request (GET /api/forecast/ answers the cache does not hold), same units.
-FORECASTS_RATE = os.environ.get("FORECASTS_RATE", "600/minute")
+FORECASTS_RATE = env_rate("FORECASTS_RATE", "600/minute")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Population forecasts API",

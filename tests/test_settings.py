@@ -146,3 +146,31 @@ def test_the_checks_load_no_numerical_library():
     result = django_python(script)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "loaded: ", result.stdout
+
+
+@pytest.mark.parametrize(
+    ("given", "read"),
+    [
+        ("100/s", "100/second"),
+        ("30/min", "30/minute"),
+        ("2/hours", "2/hour"),
+        (" 7 / Day ", "7/day"),
+    ],
+)
+def test_budget_rates_accept_the_usual_spellings_of_their_period(given, read):
+    result = django_python(
+        "import django; from django.conf import settings; django.setup(); "
+        "print(settings.RUNS_RATE, settings.FORECASTS_RATE)",
+        RUNS_RATE=given,
+        FORECASTS_RATE=given,
+    )
+    assert result.stdout.split() == [read, read]
+
+
+@pytest.mark.parametrize("given", ["1000000/fortnight", "abc", "30", "0/minute", "2.5/minute"])
+def test_a_budget_rate_that_is_not_a_rate_stops_start_up_with_a_message_naming_it(given):
+    """A mistyped rate used to pass start-up and answer every stored run with a 500."""
+    result = django_check(DEBUG="1", RUNS_RATE=given)
+    assert result.returncode != 0
+    assert "RUNS_RATE must be a rate such as 30/minute" in result.stderr
+    assert repr(given) in result.stderr
