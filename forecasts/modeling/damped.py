@@ -89,7 +89,7 @@ def _points(years, values, last_year, start, value, lower, upper) -> list[Point]
     after = max(0, last_year + 1 - start)
     checked = after if np.isfinite(value[after:]).all() else len(value)
     points = []
-    for year, (v, lo, hi) in enumerate(zip(*(c[:checked] for c in columns)), start=start):
+    for year, (v, lo, hi) in enumerate(zip(*(c[:checked] for c in columns), strict=True), start):
         actual = recorded[year - first] if first <= year <= last_year else None
         if not math.isfinite(v):
             v = lo = hi = None

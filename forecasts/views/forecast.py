@@ -12,8 +12,9 @@ def home(request):
     POST validates the form, stores a run and redirects to it (to the run already stored with
     the same settings on the same data, when there is one: nothing is stored twice). GET with the form's fields in the
     query string (``?regions=900&regions=901&from=2030&to=2035``) fills the form in and shows any
-    problems, but runs nothing: a shared link or a region's "Forecast" button opens a prepared
-    form, and the person presses "Forecast" (a GET never writes).
+    problems (answered 400, like every bad input), but runs nothing: a shared link or a region's
+    "Forecast" button opens a prepared form, and the person presses "Forecast" (a GET never
+    writes).
     """
     data = active_data()
     status = 200
@@ -30,7 +31,8 @@ def home(request):
             status = 400
     elif any(name in request.GET for name in ("regions", "from", "to", "method", "lags", "level")):
         form = forms.forecast_form_from_query(request.GET, data)
-        form.is_valid()
+        if not form.is_valid():
+            status = 400  # the page still shows the form, each problem beside its field
     else:
         # The plain form: the same page for everyone until the data or the latest runs change.
         key = ("home", data.generation if data else None, page_cache.newest_run_id())
