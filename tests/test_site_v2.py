@@ -244,7 +244,9 @@ def test_region_search_suggests_the_nearest_name_for_a_typo(client, small_datase
 def test_forecast_form_says_did_you_mean(client, small_dataset):
     response = client.get("/", {"regions": "Frnace"})
 
-    assertContains(response, "Unknown region(s): &#x27;Frnace&#x27; (did you mean France?).")
+    assertContains(
+        response, "Unknown region(s): &#x27;Frnace&#x27; (did you mean France?).", status_code=400
+    )
 
 
 def test_forecast_form_accepts_an_alias_and_an_iso3_code(small_dataset):
@@ -272,7 +274,7 @@ def test_dropdown_options_carry_codes_and_repeated_names_their_kind(client, smal
 def test_a_link_with_too_many_regions_says_the_limit(client, small_dataset):
     response = client.get("/", {"regions": ["900"] * 21})
 
-    assertContains(response, "Choose at most 20 regions; 21 were given.")
+    assertContains(response, "Choose at most 20 regions; 21 were given.", status_code=400)
 
 
 # Sharing: the same settings on the same data open the same run
