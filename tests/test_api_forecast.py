@@ -6,7 +6,8 @@ import math
 from unittest import mock
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
+from django.test import Client
 from rest_framework.test import APIClient
 
 from forecasts import modeling, page_cache, presenters, services
@@ -329,3 +330,37 @@ def test_only_forecasts_worth_a_round_trip_are_shared_through_the_cache(api, sma
     assert not shared([900, 250], 2030, 2040)
     assert shared([900, 250], 1960, 2100)
     assert shared([900, 250], 2030, 2040, lags="auto")
+
+
+def test_a_model_running_below_zero_is_refused_naming_the_region_and_year(api, wpp2019_dataset):
+    """The original app's model takes Montserrat below zero in 2077: no negative population is
+    shown, by the API, the site's form or the command; the years before it are still answered."""
+    query = {"from": 2070, "to": 2080, "method": "levels", "lags": 1}
+    refused = forecast(api, regions="500", **query)
+    assert refused.status_code == 400
+    message = json.dumps(refused.json())
+    assert "Montserrat" in message and "reaches zero or less in 2077" in message
+
+    before = forecast(api, regions="500", **{**query, "to": 2076})
+    assert before.status_code == 200
+    points = before.json()["results"][0]["points"]
+    assert all(0 < p["lower"] <= p["value"] <= p["upper"] for p in points)
+
+    form = {
+        "regions": "500",
+        "from": 2070,
+        "to": 2080,
+        "method": "levels",
+        "lags": 1,
+        "level": 0.95,
+    }
+    page = Client().post("/", form)
+    assert page.status_code == 400
+    assert "reaches zero or less in 2077" in page.content.decode()
+    assert ForecastRun.objects.count() == 0
+
+    with pytest.raises(CommandError, match="reaches zero or less in 2077"):
+        call_command(
+            "forecast", "--region", "500", "--from", "2070", "--to", "2080",
+            "--method", "levels", "--lags", "1", stdout=io.StringIO(),
+        )  # fmt: skip

@@ -58,8 +58,19 @@ def estimates():
     return wpp2019_estimates()
 
 
-def statsmodels_predictions(values, first_year, *, start, end, lags, level):
-    """Year -> (value, lower, upper) from statsmodels AutoReg, for the years it can predict.
+def in_log_space(value, lower, upper):
+    """statsmodels' interval v -+ w as the project gives it for a model fitted in persons: the
+    same relative half-width in log space, v * exp(-+ w / v), positive for any positive v. A value
+    of 0 or less (a shrinking region's levels model late in the century) keeps statsmodels' bounds:
+    the services refuse to show it."""
+    if value <= 0:
+        return value, lower, upper
+    return value, value * np.exp(-(value - lower) / value), value * np.exp((upper - value) / value)
+
+
+def statsmodels_predictions(values, first_year, *, start, end, lags, level, in_persons=True):
+    """Year -> (value, lower, upper) from statsmodels AutoReg, for the years it can predict;
+    with ``in_persons``, the interval as the project gives it (``in_log_space``).
 
     statsmodels refuses to start past the first year after the history, so predict from there at
     the latest and keep the years asked for.
@@ -74,8 +85,9 @@ def statsmodels_predictions(values, first_year, *, start, end, lags, level):
         warnings.simplefilter("ignore", category=UserWarning)
         fitted = AutoReg(history, lags=lags, trend="c").fit()
         frame = fitted.get_prediction(start=from_index, end=to_index).summary_frame(alpha=1 - level)
+    shape = in_log_space if in_persons else lambda *triple: triple
     return {
-        first_year + index: (row.mean, row.mean_ci_lower, row.mean_ci_upper)
+        first_year + index: shape(row.mean, row.mean_ci_lower, row.mean_ci_upper)
         for index, row in zip(
             range(from_index, to_index + 1), frame.itertuples(index=False), strict=True
         )
@@ -253,11 +265,12 @@ def test_diff_method_adds_statsmodels_forecasts_of_yearly_changes_back_up(estima
 
     result = forecast(years, values, start=2021, end=2035, lags=3, method="diff")
     assert [point.value for point in result.points] == pytest.approx(expected, rel=1e-12)
-    assert [point.upper - point.value for point in result.points] == pytest.approx(
-        half_width, rel=1e-9
+    relative = half_width / np.array([point.value for point in result.points])
+    assert [np.log(point.upper / point.value) for point in result.points] == pytest.approx(
+        relative, rel=1e-9
     )
-    assert [point.value - point.lower for point in result.points] == pytest.approx(
-        half_width, rel=1e-9
+    assert [np.log(point.value / point.lower) for point in result.points] == pytest.approx(
+        relative, rel=1e-9
     )
 
 
@@ -274,14 +287,16 @@ def test_diff2_in_sample_prediction_is_the_recorded_trend_plus_the_predicted_cha
             trend + fitted.predict(start=at - 2, end=at - 2)[0], rel=1e-12
         )
         half_width = 1.959963984540054 * np.sqrt(fitted.sigma2)
-        assert point.upper - point.value == pytest.approx(half_width, rel=1e-9)
+        assert np.log(point.upper / point.value) == pytest.approx(
+            half_width / point.value, rel=1e-9
+        )
 
 
 def test_log_method_is_the_exponential_of_autoreg_on_the_logarithm(estimates):
     years, values = estimates[900]
     start, end = 2010, 2030
     expected = statsmodels_predictions(
-        np.log(values), 1950, start=start, end=end, lags=2, level=0.9
+        np.log(values), 1950, start=start, end=end, lags=2, level=0.9, in_persons=False
     )
     result = forecast(years, values, start=start, end=end, lags=2, level=0.9, method="log")
     for point in result.points:

@@ -220,22 +220,41 @@ def test_calibrated_forecast_stretches_each_side_by_multiplier_and_region_factor
     stretched = calibrated(model, table, last_year=2020, factor=table.factor("FR"))
     assert stretched.points[0] == model.points[0]
     assert stretched.points[1].value == 110.0
-    assert stretched.points[1].lower == pytest.approx(110.0 - 2 * 3.0 * 1.5)
-    assert stretched.points[1].upper == pytest.approx(110.0 + 4 * 3.0 * 1.5)
+    # Each side's log-space width, in model standard errors, times multiplier 3 and factor 1.5.
+    below, above = (
+        math.log(110.0 / (110.0 - 2 * Z95)) / Z95,
+        math.log((110.0 + 4 * Z95) / 110) / Z95,
+    )
+    assert stretched.points[1].lower == pytest.approx(110.0 * math.exp(-below * 3.0 * 1.5))
+    assert stretched.points[1].upper == pytest.approx(110.0 * math.exp(above * 3.0 * 1.5))
     assert (stretched.points[2].lower, stretched.points[2].upper) == (120.0, 120.0)
     unseen = calibrated(model, table, last_year=2020, factor=table.factor("XX"))
-    assert unseen.points[1].upper == pytest.approx(110.0 + 4 * 3.0)
+    assert unseen.points[1].upper == pytest.approx(110.0 * math.exp(above * 3.0))
+
+
+def test_a_calibrated_interval_stays_above_zero_however_wide():
+    """Widened in log space, a lower bound nears zero but never reaches it (it went below zero
+    when each side was widened in persons: the issue's negative bounds of the log model), and
+    no side is wider than a factor of 1,000 (multipliers of 1e14 came from short histories)."""
+    model = Forecast(lags=1, level=0.95, points=[Point(2021, 1000.0, 600.0, 1600.0, None)])
+    [wide] = calibrated(model, table_with([5.0] * 40), last_year=2020).points
+    assert 0 < wide.lower < 300 < wide.value == 1000.0 < 3_000 < wide.upper
+    [widest] = calibrated(model, table_with([1e14] * 40), last_year=2020).points
+    assert (widest.lower, widest.upper) == pytest.approx((1.0, 1e6))
 
 
 def test_calibration_scores_are_errors_in_model_standard_errors():
-    """One region, one origin, horizon 2: the scores are |error| / (half-width / z) per year."""
+    """One region, one origin, horizon 2: the scores are |log error| / (the log-space half-width
+    on the recorded value's side / z) per year; a model fitted in persons has the half-width
+    w / v in log space (forecasting._positive_bounds)."""
     history = {"only": (SMALL_YEARS, SMALL_VALUES)}
     table = calibrate(history, origins=[2013], horizon=2, lags=1, shrinkage=3.0)
     fitted = AutoReg(np.array(SMALL_VALUES[:14]), lags=1, trend="c").fit()
     frame = fitted.get_prediction(start=14, end=15).summary_frame(alpha=0.05)
+    mean, upper = frame["mean"].to_numpy(), frame["mean_ci_upper"].to_numpy()
     raw = [
-        abs(SMALL_VALUES[14 + step] - frame["mean"].iloc[step])
-        / ((frame["mean_ci_upper"].iloc[step] - frame["mean"].iloc[step]) / Z95)
+        abs(math.log(SMALL_VALUES[14 + step] / mean[step]))
+        / ((upper[step] - mean[step]) / mean[step] / Z95)
         for step in range(2)
     ]
     relative = [raw[0] / raw[0], raw[1] / raw[1]]  # one score per horizon is its own median

@@ -74,8 +74,17 @@ def test_interval_matches_statsmodels_at_the_requested_level():
         .get_prediction(30, 32)
         .summary_frame(alpha=0.2)
     )
-    assert [point.lower for point in result.points] == pytest.approx(list(frame["mean_ci_lower"]))
-    assert [point.upper for point in result.points] == pytest.approx(list(frame["mean_ci_upper"]))
+    # statsmodels' v -+ w, as the same relative half-width in log space: v * exp(-+ w / v).
+    mean, lower, upper = (
+        frame[name].to_numpy() for name in ("mean", "mean_ci_lower", "mean_ci_upper")
+    )
+    assert [point.value for point in result.points] == pytest.approx(list(mean), rel=1e-12)
+    assert [point.lower for point in result.points] == pytest.approx(
+        list(mean * np.exp(-(mean - lower) / mean))
+    )
+    assert [point.upper for point in result.points] == pytest.approx(
+        list(mean * np.exp((upper - mean) / mean))
+    )
 
 
 def test_higher_level_gives_a_wider_interval():

@@ -4,9 +4,11 @@ AutoReg's intervals assume the model is right and its errors are normal; populat
 both assumptions (trends change, shocks come in clusters), so nominal 95% intervals can contain the
 truth far less often. ``calibrate`` fixes the level empirically (split conformal prediction): it
 backtests from many earlier origins, measures each error in units of the model's own standard error
-at that horizon, and keeps those scores by horizon. A calibrated interval is then the forecast plus
-or minus the score quantile at the wanted level times the model's standard error, times a factor
-for how wild the region's own past errors were (``CalibrationTable`` says why it is built so).
+at that horizon, and keeps those scores by horizon. Errors and standard errors are measured in log
+space (a population's error is relative to its size, and a bound widened in log space stays above
+zero). A calibrated interval then spans, on each side in log space, the score quantile at the
+wanted level times the model's standard error, times a factor for how wild the region's own past
+errors were (``CalibrationTable`` says why it is built so).
 forecasting.forecast_many applies a table when it is given one.
 """
 
@@ -42,8 +44,8 @@ class CalibrationTable:
     """Backtest errors, in model standard errors, that set calibrated interval widths.
 
     ``scores_by_horizon[h - 1]`` holds the sorted scores at horizon h, pooled over regions and
-    origins: |recorded - forecast| divided by the model's standard error on that side of the
-    forecast, and by the region's factor. ``region_factors`` scale each region: the root mean
+    origins: |log recorded - log forecast| divided by the model's standard error in log space on
+    that side of the forecast, and by the region's factor. ``region_factors`` scale each region: the root mean
     square of its own scores (relative to the pooled median at each horizon), shrunk towards 1 as
     if ``shrinkage`` more scores of exactly the median had been seen.
 
@@ -137,8 +139,8 @@ def calibration_origins(last_year: int, horizon: int = DEFAULT_HOLDOUT) -> range
 def _rolling_scores(histories, origins, horizon, lags, method):
     """(keys, horizons, scores) of every scorable forecast year from every origin.
 
-    A score is |recorded - forecast| over the model's standard error on the recorded value's side
-    of the forecast. Years not recorded, without a prediction, or with a zero-width model interval
+    A score is |log recorded - log forecast| over the model's standard error, in log space, on the
+    recorded value's side of the forecast. Years not recorded, without a prediction, or with a zero-width model interval
     (a constant series) give no score. Origins before the first year any history can have
     (rules.YEAR_MIN) have nothing to fit and are skipped.
     """
@@ -165,16 +167,28 @@ def _rolling_scores(histories, origins, horizon, lags, method):
             continue
         value, lower, upper = _bounds([outcome for _, outcome, _ in scored])
         recorded = np.array([row for _, _, row in scored])
-        side = np.where(recorded >= value, upper - value, value - lower)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            error, side = _log_error_and_side(recorded, value, lower, upper)
         quantile = normal_quantile(scored[0][1].level)
-        usable = np.isfinite(recorded) & np.isfinite(value) & (side > 0)
+        usable = np.isfinite(error) & np.isfinite(side) & (side > 0)
         rows, columns = np.nonzero(usable)
         keys.extend(scored[row][0] for row in rows)
         horizons.append(columns + 1)
-        scores.append(np.abs(recorded - value)[usable] / (side[usable] / quantile))
+        scores.append(np.abs(error)[usable] / (side[usable] / quantile))
     if not keys:
         return [], np.array([], dtype=int), np.array([])
     return keys, np.concatenate(horizons), np.concatenate(scores)
+
+
+def _log_error_and_side(recorded, value, lower, upper):
+    """log(recorded / value), and the width in log space of the interval's side the recorded
+    value fell on. Log space: forecasting.calibrated widens each side as a power of
+    bound / value, so every bound stays positive; NaN where a value or bound is 0 or less."""
+    log_value = np.log(np.where(value > 0, value, np.nan))
+    error = np.log(np.where(recorded > 0, recorded, np.nan)) - log_value
+    above = np.log(np.where(upper > 0, upper, np.nan)) - log_value
+    below = log_value - np.log(np.where(lower > 0, lower, np.nan))
+    return error, np.where(error >= 0, above, below)
 
 
 def _region_factors(keys, horizons, scores, shrinkage) -> dict[Hashable, float]:

@@ -152,23 +152,32 @@ def calibrated(
 
     ``last_year`` is the last year of the history the forecast was fitted on (horizon 1 is the
     year after it); ``factor`` is the region's factor in the table. Each side of the interval is
-    the model's standard error on that side times the table's multiplier at that horizon and
-    level, times the factor. Years inside the history keep the model's one-step interval; a
-    zero-width interval (a constant series) stays zero-width.
+    the model's standard error on that side, in log space, times the table's multiplier at that
+    horizon and level, times the factor: lower = value * (lower / value) ** (spread / z), so
+    every bound of a positive value is positive (the table's scores are measured in log space
+    too, calibration._rolling_scores). Years inside the history keep the model's one-step
+    interval; a zero-width interval (a constant series) stays zero-width; a value of 0 or less
+    (a model fitted in persons running below zero) keeps the model's bounds. Each side is at most
+    MAX_LOG_HALF_WIDTH wide in log space (tables built from very short early histories have
+    multipliers of 1e14).
     """
     model_quantile = normal_quantile(forecast.level)
     points = []
     for point in forecast.points:
-        if point.value is None or point.year <= last_year:
+        if point.value is None or point.year <= last_year or point.value <= 0:
             points.append(point)
             continue
-        spread = table.multiplier(point.year - last_year, forecast.level) * factor
-        below = (point.value - point.lower) / model_quantile
-        above = (point.upper - point.value) / model_quantile
-        points.append(
-            replace(point, lower=point.value - spread * below, upper=point.value + spread * above)
-        )
+        power = table.multiplier(point.year - last_year, forecast.level) * factor / model_quantile
+        points.append(_widened(point, power))
     return replace(forecast, points=points, calibrated=True)
+
+
+def _widened(point: Point, power: float) -> Point:
+    """``point`` with each side of its interval, in log space, times ``power`` (at most
+    MAX_LOG_HALF_WIDTH); a zero-width side stays exactly zero-width."""
+    below = max(power * math.log(point.lower / point.value), -MAX_LOG_HALF_WIDTH)
+    above = min(power * math.log(point.upper / point.value), MAX_LOG_HALF_WIDTH)
+    return replace(point, lower=point.value * math.exp(below), upper=point.value * math.exp(above))
 
 
 def _last_year(history) -> int:
@@ -306,6 +315,8 @@ def _predict_group(members, method, start, end, quantile) -> np.ndarray:
     if spec.log:
         with np.errstate(over="ignore"):
             predicted = np.exp(predicted)
+    else:
+        predicted = _positive_bounds(predicted)
     constant = np.all(history == history[:, :1], axis=1)
     if np.any(constant):
         predicted[constant] = _flat(history[constant, 0], year_count, start, first_predictable)
@@ -315,6 +326,34 @@ def _predict_group(members, method, start, end, quantile) -> np.ndarray:
         # way, never a population of 0 from a method that is positive by construction.
         usable &= np.all(predicted > 0, axis=-1, keepdims=True)
     return np.where(usable, predicted, np.nan)
+
+
+def _positive_bounds(predicted: np.ndarray) -> np.ndarray:
+    """(value, lower, upper) of a method fitted in persons, its interval v -+ w re-expressed as
+    v * exp(-+ w / v): the same relative half-width, in log space (the delta method).
+
+    Why: a population cannot be 0 or less, but the normal interval of a model fitted in persons
+    reaches below zero for small or shrinking populations (Tokelau's one-step interval, the lower
+    bounds of most declining countries by the 2040s). Its log-space form is positive for every
+    positive value, and within (w / v)^2 / 2 of the original where the interval is narrow (under
+    0.1 % of the value for a half-width of 4 %). The values are the model's own, unchanged (the
+    original app's numbers); a value of 0 or less keeps its bounds, and the services refuse it.
+    """
+    value, lower, upper = predicted[..., 0], predicted[..., 1], predicted[..., 2]
+    positive = value > 0
+    safe = np.where(positive, value, 1.0)
+    with np.errstate(invalid="ignore"):
+        below = np.minimum((value - lower) / safe, MAX_LOG_HALF_WIDTH)
+        above = np.minimum((upper - value) / safe, MAX_LOG_HALF_WIDTH)
+        low = np.where(positive, value * np.exp(-below), lower)
+        high = np.where(positive, value * np.exp(above), upper)
+    return np.stack([value, low, high], axis=-1)
+
+
+# No side of an interval is wider, in log space, than a factor of 1,000: a value of a model fitted
+# in persons that nears zero from above has a half-width of thousands of times itself, whose
+# exp() leaves the floats (the lower bound would round to 0, the upper be infinite).
+MAX_LOG_HALF_WIDTH = math.log(1000.0)
 
 
 def _flat(values: np.ndarray, year_count: int, start: int, first_predictable: int) -> np.ndarray:

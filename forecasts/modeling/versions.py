@@ -9,9 +9,10 @@ from forecasts.rules import DAMPED_METHOD
 
 from . import longrange
 
-# The AutoReg methods (levels, log, diff, growth, diff2, growth2): their arithmetic is fixed,
-# and "levels" with 1 lag reproduces the original app exactly.
-AUTOREG_VERSION = 1
+# The AutoReg methods (levels, log, diff, growth, diff2, growth2); "levels" with 1 lag
+# reproduces the original app's values exactly. 2: intervals in log space (positive bounds), for
+# the model's own intervals of the methods fitted in persons and for every calibrated interval.
+AUTOREG_VERSION = 2
 
 
 def model_version(method: str) -> int:

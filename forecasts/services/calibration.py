@@ -56,7 +56,9 @@ def damped_calibration_document(data: ActiveData) -> dict:
 
 
 def _shared_calibration(data: ActiveData, method: str, lags: int | str):
-    key = f"calibration:{data.dataset.pk}:{data.dataset.checksum}:{method}:{lags}"
+    # The method's version is in the key: a table measured with other arithmetic is not reused.
+    version = modeling.model_version(method)
+    key = f"calibration:{data.dataset.pk}:{data.dataset.checksum}:{method}:{lags}:{version}"
     table = cache.get(key)
     if table is None:
         table = False

@@ -89,9 +89,9 @@ def forecast_compute(
         fits=data.remember("damped-fits", dict) if method == rules.DAMPED_METHOD else None,
     )
     failures = [
-        f"{region.name}: {outcome}"
+        f"{region.name}: {problem}"
         for region, outcome in zip(regions, outcomes, strict=True)
-        if isinstance(outcome, rules.ForecastError)
+        if (problem := _problem(outcome, method))
     ]
     if failures:
         raise rules.ForecastError("; ".join(failures))
@@ -113,6 +113,23 @@ def forecast_compute(
         )
         for region, outcome in zip(regions, outcomes, strict=True)
     ]
+
+
+def _problem(outcome, method: str) -> str:
+    """Why a region's outcome is no forecast to show: the model's error, or the first year its
+    value reaches zero or less. Models fitted in persons (levels, diff, diff2) can run below zero
+    for a shrinking population (the original app's model: Montserrat from 2077); a population
+    cannot, so such a year is refused rather than shown. Bounds are positive for every positive
+    value (modeling.forecasting)."""
+    if isinstance(outcome, rules.ForecastError):
+        return str(outcome)
+    year = next((p.year for p in outcome.points if p.value is not None and p.value <= 0), None)
+    if year is None:
+        return ""
+    return (
+        f"the {method} model's forecast reaches zero or less in {year}, and a population cannot: "
+        f"end the forecast before {year}, or choose the recommended model."
+    )
 
 
 def _history_note(region: Region, data: ActiveData) -> str:
