@@ -45,9 +45,9 @@ class CalibrationTable:
 
     ``scores_by_horizon[h - 1]`` holds the sorted scores at horizon h, pooled over regions and
     origins: |log recorded - log forecast| divided by the model's standard error in log space on
-    that side of the forecast, and by the region's factor. ``region_factors`` scale each region: the root mean
-    square of its own scores (relative to the pooled median at each horizon), shrunk towards 1 as
-    if ``shrinkage`` more scores of exactly the median had been seen.
+    that side of the forecast, and by the region's factor. ``region_factors`` scale each region:
+    the root mean square of its own scores (relative to the pooled median at each horizon), shrunk
+    towards 1 as if ``shrinkage`` more scores of exactly the median had been seen.
 
     Why this shape: one region has at most a few dozen overlapping backtests, too few to estimate
     its own 95th percentile; pooling all regions' scores gives thousands. Scaling by the model's
@@ -140,8 +140,8 @@ def _rolling_scores(histories, origins, horizon, lags, method):
     """(keys, horizons, scores) of every scorable forecast year from every origin.
 
     A score is |log recorded - log forecast| over the model's standard error, in log space, on the
-    recorded value's side of the forecast. Years not recorded, without a prediction, or with a zero-width model interval
-    (a constant series) give no score. Origins before the first year any history can have
+    recorded value's side of the forecast. Years not recorded, without a prediction, or with a
+    zero-width model interval (a constant series) give no score. Origins before the first year any history can have
     (rules.YEAR_MIN) have nothing to fit and are skipped.
     """
     keys, horizons, scores = [], [], []

@@ -80,7 +80,7 @@ def _points(years, values, last_year, start, value, lower, upper) -> list[Point]
     Python lists and math.isfinite rather than numpy scalars: every region to 2100 is 22,800
     points, and indexing numpy arrays one element at a time made this loop 5x the model's cost.
     Years after the history have no record and their values are exp() of finite numbers: once
-    numpy has checked them all, they are built without a test one by one (41 -> 26 ms for every
+    numpy has checked them all, they are built without a test one by one (41 -> 25 ms for every
     region to 2100).
     """
     first = int(years[0])
