@@ -108,7 +108,7 @@ def test_every_method_gives_positive_bounds_for_every_positive_value_to_2100(
     """Every method, every region, 1950..2100, at a narrow, the default and a wide level, with
     the model's own and with calibrated intervals: a bound is never 0 or less while the value is
     positive. Methods fitted in persons can still run their value below zero (the services refuse
-    those years: test_services_forecasts); the bounds never do it on their own."""
+    those years: test_api_forecast); the bounds never do it on their own."""
     table = (
         modeling.calibrate(
             estimates, origins=modeling.calibration_origins(LAST_YEAR), lags=lags, method=method
