@@ -146,6 +146,9 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The same backend with a health check that reads the socket instead of sending SELECT 1.
+    DATABASES["default"]["ENGINE"] = "popsite.postgresql"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite cannot share connections across threads well; keep its connections per request.
     DATABASES["default"]["CONN_MAX_AGE"] = 0

@@ -1,0 +1,43 @@
+"""Django's PostgreSQL backend, whose per-request health check reads the socket instead of the
+server.
+
+Why: with CONN_HEALTH_CHECKS, Django sends ``SELECT 1`` before the first query of every request on
+a reused connection, so that a connection broken by a restart is replaced instead of failing the
+request. Under load that round trip was an eighth of a form POST's time in the web worker (py-spy,
+2026-11-27), plus a statement for PostgreSQL to run. A connection the server has ended (a restart,
+a terminated backend, an idle timeout) always has something on its socket: the server's FATAL
+message, or the end of the stream. A healthy idle connection in autocommit has nothing, since the
+site never LISTENs. So the check polls the socket without waiting; anything to read means the
+connection is replaced (a false alarm costs one reconnection, never a wrong answer).
+
+What it cannot see: a server gone silently (a cut network cable). Then the request's first query
+fails, the middleware answers 503 and Django closes the connection at the end of the request
+(its ``is_usable`` still runs ``SELECT 1`` after an error), so the next request reconnects, as
+the request would have waited on ``SELECT 1`` anyway.
+"""
+
+import select
+
+from django.db.backends.postgresql import base
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    def close_if_health_check_failed(self):
+        if (
+            self.pool  # the pool only hands out healthy connections
+            or self.connection is None
+            or not self.health_check_enabled
+            or self.health_check_done
+        ):
+            return
+        if not self._idle_connection_is_open():
+            self.close()
+        self.health_check_done = True
+
+    def _idle_connection_is_open(self) -> bool:
+        """True when nothing waits on the idle connection's socket: the server has not ended it."""
+        if self.connection.closed:
+            return False
+        poller = select.poll()
+        poller.register(self.connection.fileno(), select.POLLIN | select.POLLPRI)
+        return not poller.poll(0)

@@ -1,0 +1,56 @@
+"""The PostgreSQL backend's health check (popsite.postgresql): a connection the server ended is
+replaced before a request uses it, and a healthy one costs no round trip."""
+
+import time
+from unittest import mock
+
+import pytest
+from django.db import connection, connections
+
+
+@pytest.fixture
+def second_connection(db):
+    """A connection of its own to the test database, as a web worker holds between requests."""
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "the socket health check is the PostgreSQL backend's; SQLite reconnects per request"
+        )
+    other = connections.create_connection("default")
+    other.ensure_connection()
+    yield other
+    other.close()
+
+
+def _new_request(wrapper):
+    """What Django does for each request on a kept connection: check it once, before its first query."""
+    wrapper.health_check_done = False
+    wrapper.close_if_health_check_failed()
+
+
+def _backend_pid(wrapper) -> int:
+    with wrapper.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def test_a_healthy_kept_connection_is_reused_without_a_round_trip(second_connection):
+    pid = _backend_pid(second_connection)
+    with mock.patch.object(
+        second_connection, "is_usable", side_effect=AssertionError("SELECT 1 sent")
+    ):
+        _new_request(second_connection)
+    assert _backend_pid(second_connection) == pid
+
+
+def test_a_connection_the_server_ended_is_replaced_before_the_request_queries(second_connection):
+    """As after a PostgreSQL restart: the first query of the next request must not fail."""
+    pid = _backend_pid(second_connection)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+        assert cursor.fetchone()[0] is True
+    deadline = time.monotonic() + 5
+    while second_connection._idle_connection_is_open() and time.monotonic() < deadline:
+        time.sleep(0.01)  # the server's goodbye reaches the socket
+    _new_request(second_connection)
+    new_pid = _backend_pid(second_connection)
+    assert new_pid != pid
