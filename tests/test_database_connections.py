@@ -54,3 +54,21 @@ def test_a_connection_the_server_ended_is_replaced_before_the_request_queries(se
     _new_request(second_connection)
     new_pid = _backend_pid(second_connection)
     assert new_pid != pid
+
+
+def test_prepared_statements_are_prepared_again_on_a_new_connection(second_connection):
+    """A prepared statement lives as long as its server session: after the connection is replaced,
+    the next use prepares it again instead of failing with "prepared statement does not exist"."""
+
+    def add_one(number):
+        with second_connection.cursor() as cursor:
+            second_connection.execute_prepared(
+                cursor, "test_add_one", "SELECT %s::int + 1", [number]
+            )
+            return cursor.fetchone()[0]
+
+    assert add_one(1) == 2
+    assert add_one(41) == 42  # EXECUTE only, the statement already prepared
+    second_connection.close()
+    second_connection.ensure_connection()
+    assert add_one(2) == 3

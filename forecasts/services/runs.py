@@ -57,7 +57,7 @@ def forecast_run_find(
         level=level,
     )
     with connection.cursor() as cursor:
-        cursor.execute(_find_sql(), [data.dataset.pk, key])
+        _execute(cursor, "popforecasts_run_find", _find_sql(), [data.dataset.pk, key])
         row = cursor.fetchone()
     return row[0] if row else None
 
@@ -150,7 +150,8 @@ def _store(run: ForecastRun, rows: list[tuple]) -> None:
     values = [field.get_db_prep_save(field.pre_save(run, True), connection) for field in fields]
     columns = list(zip(*rows, strict=True)) if rows else [[] for _ in POINT_COLUMNS]
     with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(fields), [*values, *map(_array_literal, columns)])
+        params = [*values, *map(_array_literal, columns)]
+        _execute(cursor, "popforecasts_run_store", _insert_sql(fields), params)
         run.pk = cursor.fetchone()[0]
     run._state.adding = False
     run._state.db = connection.alias
@@ -192,6 +193,16 @@ def _insert_sql(fields) -> str:
         f"SELECT new_run.id, point.* FROM new_run, UNNEST({arrays}) AS point) "
         "SELECT new_run.id FROM new_run, commit_setting"
     )
+
+
+def _execute(cursor, name: str, sql: str, params: list) -> None:
+    """Run one of this module's statements; prepared once per connection where the database
+    backend offers it (popsite.postgresql), since the site runs them for every stored run."""
+    execute_prepared = getattr(connection, "execute_prepared", None)
+    if execute_prepared is None:
+        cursor.execute(sql, params)
+    else:
+        execute_prepared(cursor, name, sql, params)
 
 
 def _number(value) -> float | None:

@@ -16,12 +16,34 @@ fails, the middleware answers 503 and Django closes the connection at the end of
 the request would have waited on ``SELECT 1`` anyway.
 """
 
+import itertools
+import re
 import select
 
 from django.db.backends.postgresql import base
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    def get_new_connection(self, conn_params):
+        connection = super().get_new_connection(conn_params)
+        self.prepared_statements = set()  # a server's prepared statements end with its session
+        return connection
+
+    def execute_prepared(self, cursor, name: str, sql: str, params) -> None:
+        """Run ``sql`` (with %s placeholders) as this session's prepared statement ``name``.
+
+        Why: psycopg2 sends every statement as text for PostgreSQL to parse and plan again; the
+        statements the site runs on every stored run (finding an identical run, storing one)
+        are the same text each time. Prepared once per connection, storing a run took
+        0.46-0.51 ms of PostgreSQL's time instead of 0.60-0.67 (pgbench, 2026-11-27).
+        """
+        if name not in self.prepared_statements:
+            counter = itertools.count(1)
+            numbered = re.sub("%s", lambda _: f"${next(counter)}", sql)
+            cursor.execute(f"PREPARE {name} AS {numbered}")
+            self.prepared_statements.add(name)
+        cursor.execute(f"EXECUTE {name} ({', '.join(['%s'] * len(params))})", params)
+
     def close_if_health_check_failed(self):
         if (
             self.pool  # the pool only hands out healthy connections
