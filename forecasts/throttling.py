@@ -36,6 +36,15 @@ def run_budget_charge(request, *, regions: int, years: int) -> float | None:
     return _charge(request, "runs", settings.RUNS_RATE, run_cost(regions=regions, years=years))
 
 
+def run_budget_refund(request, *, regions: int, years: int) -> None:
+    """Give back what run_budget_charge charged for a run that was not stored after all (an
+    identical one was, or the forecast was refused). The window is the current one, which is the
+    charged one but for a charge made in the last instant of a window."""
+    cost = run_cost(regions=regions, years=years)
+    _, period = _rate(settings.RUNS_RATE)
+    _count_up(caches["shared"], _key(request, "runs", period), -cost, period + 1)
+
+
 def forecast_budget_charge(request, *, regions: int, years: int) -> float | None:
     """Charge the client for a forecast computed for it (not one the cache answered), as for a
     run but in its own budget (FORECASTS_RATE): None when within it, else the seconds to wait."""
@@ -74,13 +83,19 @@ def _charge(request, budget: str, rate: str, cost: int) -> float | None:
     limit, period = _rate(rate)
     now = _now()
     window = int(now // period)
-    key = f"{budget}-budget:{client_ident(request)}:{window}"
+    key = _key(request, budget, period, now)
     store = caches["shared"]
     used = _count_up(store, key, cost, period + 1)
     if used > limit and used > cost:
         _count_up(store, key, -cost, period + 1)  # refused work is not charged
         return (window + 1) * period - now
     return None
+
+
+def _key(request, budget: str, period: int, now: float | None = None) -> str:
+    """The cache key of the client's count in the budget's window that holds ``now``."""
+    window = int((_now() if now is None else now) // period)
+    return f"{budget}-budget:{client_ident(request)}:{window}"
 
 
 def _count_up(store, key: str, amount: int, timeout: int) -> int:

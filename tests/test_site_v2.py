@@ -385,3 +385,34 @@ def test_a_run_of_every_region_has_a_settings_key_that_fits(small_dataset):
     )
     run.refresh_from_db()
     assert len(run.settings_key) == 64
+
+
+def test_the_form_looks_for_an_identical_run_and_stores_a_new_one_in_one_statement(
+    client, small_dataset
+):
+    """On PostgreSQL the lookup of an identical run goes into the statement that stores a new
+    one (a round trip was a twentieth of a form POST): one statement stores, one reuses."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from forecasts.models import ForecastRun
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite looks and stores in two statements inside one transaction")
+    form = {"regions": ["900", "250"], "from": "2030", "to": "2035", "lags": "3", "level": "0.95"}
+    client.post("/", {**form, "to": "2036"})  # loads the data and prepares the statement
+
+    def statements(body):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.post("/", body)
+        assert response.status_code == 302
+        sql = [q["sql"] for q in queries]
+        return response["Location"], [q for q in sql if not q.startswith(("SAVEPOINT", "RELEASE"))]
+
+    stored_at, stored = statements(form)
+    reused_at, reused = statements(form)
+    assert stored_at == reused_at
+    assert len(stored) == len(reused) == 1, (stored, reused)
+    assert stored[0].startswith("EXECUTE popforecasts_run_reuse_or_store (")
+    assert ForecastRun.objects.count() == 2
+    assert ForecastRun.objects.get(pk=stored_at.rstrip("/").rsplit("/", 1)[1]).points.count() == 12

@@ -1,10 +1,12 @@
 """Budgets of work per client that headers cannot escape: one for storing runs, from the site and
 the API, one for the forecasts GET /api/forecast/ computes."""
 
+from unittest import mock
+
 import pytest
 from rest_framework.test import APIClient
 
-from forecasts import throttling
+from forecasts import rules, throttling
 from forecasts.models import ForecastRun
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("one_budget_window")]
@@ -51,6 +53,35 @@ def test_the_site_form_and_the_api_draw_on_the_same_budget(small_dataset, settin
     assert refused.status_code == 429
     assert "Too many forecasts" in refused.content.decode()
     assert ForecastRun.objects.count() == 2
+
+
+def test_opening_a_stored_run_again_from_the_form_uses_none_of_the_budget(
+    small_dataset, settings, client
+):
+    """The form charges before it knows whether an identical run is stored (one round trip
+    looks and stores), and gives the charge back when one is: within the budget too."""
+    settings.RUNS_RATE = "2/minute"
+    form = {"regions": ["900"], "from": "2030", "to": "2031", "lags": "3", "level": "0.95"}
+
+    first = client.post("/", form)
+    assert [client.post("/", form)["Location"] for _ in range(3)] == [first["Location"]] * 3
+    assert client.post("/", {**form, "to": "2032"}).status_code == 302  # the second unit
+    assert client.post("/", {**form, "to": "2033"}).status_code == 429
+    assert ForecastRun.objects.count() == 2
+
+
+def test_a_refused_forecast_uses_none_of_the_budget(small_dataset, settings, client):
+    """A run the model cannot give (a population at or below zero) is not stored, not charged."""
+    settings.RUNS_RATE = "1/minute"
+    form = {"regions": ["900"], "from": "2030", "to": "2031", "lags": "3", "level": "0.95"}
+
+    def refusing(**kwargs):
+        raise rules.ForecastError("World: the forecast reaches zero or less in 2030.")
+
+    with mock.patch("forecasts.services.runs.forecast_compute", side_effect=refusing):
+        assert client.post("/", form).status_code == 400
+    assert client.post("/", form).status_code == 302
+    assert ForecastRun.objects.count() == 1
 
 
 def test_heavy_runs_cost_more_of_the_budget(small_dataset, settings):

@@ -32,6 +32,7 @@ from .runs import (
     forecast_run_find,
     forecast_run_rerun,
     forecast_run_results,
+    forecast_run_reuse_or_create,
     forecast_runs_prune,
     forecast_runs_rerun,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "forecast_document",
     "forecast_run_create",
     "forecast_run_find",
+    "forecast_run_reuse_or_create",
     "forecast_run_rerun",
     "forecast_run_results",
     "forecast_runs_prune",

@@ -21,12 +21,9 @@ def home(request):
     if request.method == "POST":
         form = forms.ForecastForm(request.POST, data_source=data)
         if form.is_valid():
-            existing = services.forecast_run_find(data=data, **form.cleaned_data)
-            if existing is not None:
-                return redirect("forecasts:run_detail", existing)
-            stored, status = _store_run(request, form, data)
-            if stored is not None:
-                return redirect(stored.run)
+            run_id, status = _store_run(request, form, data)
+            if run_id is not None:
+                return redirect("forecasts:run_detail", run_id)
         else:
             status = 400
     elif any(name in request.GET for name in ("regions", "from", "to", "method", "lags", "level")):
@@ -58,21 +55,29 @@ def _home_page(request, data, *, form=None, status=200):
     return render(request, "forecasts/home.html", context, status=status)
 
 
-def _store_run(request, form, data) -> tuple[services.StoredRun | None, int]:
-    """Store the valid form's run within the client's budget (forecasts.throttling); or None,
-    with the problem added to the form and the status to answer (429 over budget, else 400)."""
+def _store_run(request, form, data) -> tuple[int | None, int]:
+    """The id of the valid form's run: one stored with the same settings on the same data, else
+    one stored now within the client's budget (forecasts.throttling), which an identical run
+    does not use. Or None, with the problem added to the form and the status to answer (429 over
+    budget, else 400)."""
     settings = form.cleaned_data
-    wait = throttling.run_budget_charge(
-        request, regions=len(settings["regions"]), years=settings["end"] - settings["start"] + 1
-    )
+    cost = {"regions": len(settings["regions"]), "years": settings["end"] - settings["start"] + 1}
+    wait = throttling.run_budget_charge(request, **cost)
     if wait is not None:
+        existing = services.forecast_run_find(data=data, **settings)
+        if existing is not None:
+            return existing, 200
         form.add_error(None, f"Too many forecasts stored from here; try again in {wait:.0f} s.")
         return None, 429
     try:
-        return services.forecast_run_create(data=data, **settings), 200
+        run_id, created = services.forecast_run_reuse_or_create(data=data, **settings)
     except rules.ForecastError as error:
+        throttling.run_budget_refund(request, **cost)
         form.add_error(None, str(error))
         return None, 400
+    if not created:
+        throttling.run_budget_refund(request, **cost)
+    return run_id, 200
 
 
 def _limits():
