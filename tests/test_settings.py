@@ -68,8 +68,9 @@ def engine_with(**env):
 
 
 def test_database_url_selects_postgresql():
+    """Django's PostgreSQL backend, through popsite.postgresql (its socket health check)."""
     assert engine_with(DATABASE_URL="postgres://postgres@127.0.0.1:5432/popforecasts") == (
-        "django.db.backends.postgresql popforecasts"
+        "popsite.postgresql popforecasts"
     )
 
 
