@@ -147,8 +147,12 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # The same backend with a health check that reads the socket instead of sending SELECT 1.
+    # The same backend with a health check that reads the socket instead of sending SELECT 1,
+    # and the statements of storing a run prepared once per connection: set
+    # DB_PREPARED_STATEMENTS=0 behind a pooler in transaction mode (PgBouncer), where the next
+    # transaction may run on another server connection that never saw the PREPARE.
     DATABASES["default"]["ENGINE"] = "popsite.postgresql"
+    DATABASES["default"]["PREPARED_STATEMENTS"] = bool(env_int("DB_PREPARED_STATEMENTS", 1))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite cannot share connections across threads well; keep its connections per request.
     DATABASES["default"]["CONN_MAX_AGE"] = 0

@@ -72,3 +72,16 @@ def test_prepared_statements_are_prepared_again_on_a_new_connection(second_conne
     second_connection.close()
     second_connection.ensure_connection()
     assert add_one(2) == 3
+
+
+def test_prepared_statements_can_be_turned_off_for_a_transaction_mode_pooler(second_connection):
+    """DB_PREPARED_STATEMENTS=0 sends the statement as text: nothing is PREPAREd on the server."""
+    second_connection.settings_dict = {
+        **second_connection.settings_dict,
+        "PREPARED_STATEMENTS": False,
+    }
+    with second_connection.cursor() as cursor:
+        second_connection.execute_prepared(cursor, "test_as_text", "SELECT %s::int * 2", [21])
+        assert cursor.fetchone()[0] == 42
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE name = 'test_as_text'")
+        assert cursor.fetchone()[0] == 0

@@ -175,3 +175,20 @@ def test_a_budget_rate_that_is_not_a_rate_stops_start_up_with_a_message_naming_i
     assert result.returncode != 0
     assert "RUNS_RATE must be a rate such as 30/minute" in result.stderr
     assert repr(given) in result.stderr
+
+
+def test_prepared_statements_are_on_unless_db_prepared_statements_is_0():
+    url = "postgres://postgres@127.0.0.1:5432/popforecasts"
+    assert (
+        setting("DATABASES['default']['PREPARED_STATEMENTS']", DATABASE_URL=url, DEBUG="1")
+        == "True"
+    )
+    assert (
+        setting(
+            "DATABASES['default']['PREPARED_STATEMENTS']",
+            DATABASE_URL=url,
+            DB_PREPARED_STATEMENTS="0",
+            DEBUG="1",
+        )
+        == "False"
+    )

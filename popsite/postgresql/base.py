@@ -36,7 +36,13 @@ class DatabaseWrapper(base.DatabaseWrapper):
         statements the site runs on every stored run (finding an identical run, storing one)
         are the same text each time. Prepared once per connection, storing a run took
         0.46-0.51 ms of PostgreSQL's time instead of 0.60-0.67 (pgbench, 2026-11-27).
+        Sent as plain text when the settings turn it off (PREPARED_STATEMENTS, from
+        DB_PREPARED_STATEMENTS): behind a pooler in transaction mode, EXECUTE may reach a server
+        connection that never saw the PREPARE.
         """
+        if not self.settings_dict.get("PREPARED_STATEMENTS", True):
+            cursor.execute(sql, params)
+            return
         if name not in self.prepared_statements:
             counter = itertools.count(1)
             numbered = re.sub("%s", lambda _: f"${next(counter)}", sql)
