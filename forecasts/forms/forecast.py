@@ -110,7 +110,9 @@ class ForecastForm(forms.Form):
     )
     method = forms.ChoiceField(
         label="Model",
-        choices=METHOD_CHOICES,
+        # A callable, like the regions' choices: Django deep-copies every field of every form it
+        # builds, and a list of choices is copied tuple by tuple (31 against 13 us a form).
+        choices=lambda: METHOD_CHOICES,
         required=False,
         initial=rules.DEFAULT_METHOD,
         help_text="The series AutoReg is fitted to. The recommended one had the lowest backtest "
