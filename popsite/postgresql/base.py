@@ -3,8 +3,9 @@ server.
 
 Why: with CONN_HEALTH_CHECKS, Django sends ``SELECT 1`` before the first query of every request on
 a reused connection, so that a connection broken by a restart is replaced instead of failing the
-request. Under load that round trip was an eighth of a form POST's time in the web worker (py-spy,
-2026-11-27), plus a statement for PostgreSQL to run. A connection the server has ended (a restart,
+request. That is a round trip and a statement for PostgreSQL on every request: under a load of form
+POSTs that mostly found runs already stored it was an eighth of the web worker's wall time (py-spy,
+2026-11-27); with a new question on every POST, PostgreSQL's CPU per POST fell by about 0.03 ms. A connection the server has ended (a restart,
 a terminated backend, an idle timeout) always has something on its socket: the server's FATAL
 message, or the end of the stream. A healthy idle connection in autocommit has nothing, since the
 site never LISTENs. So the check polls the socket without waiting; anything to read means the
