@@ -8,6 +8,7 @@ Connections recover by themselves afterwards (CONN_HEALTH_CHECKS), without resta
 
 import logging
 
+from csp.middleware import CSPMiddleware
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponseNotAllowed, JsonResponse
 from django.template.response import TemplateResponse
@@ -55,3 +56,25 @@ class RefuseTraceMiddleware:
                 return response
             return HttpResponseNotAllowed(allowed)
         return self.get_response(request)
+
+
+class ContentSecurityPolicyMiddleware(CSPMiddleware):
+    """django-csp's middleware, except that a redirect without a body gets no policy.
+
+    A policy governs what a document may load, and a browser draws no document from a 3xx
+    answer with a Location: it follows it, and the page it lands on carries its own policy.
+    Building the header (the settings' directives and any per-view changes, joined anew for
+    every answer) was a twentieth of the work of the site's form POST, which answers with a
+    redirect to the run it stored."""
+
+    REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+    def process_response(self, request, response):
+        if (
+            response.status_code in self.REDIRECTS
+            and response.has_header("Location")
+            and not getattr(response, "streaming", False)
+            and not response.content
+        ):
+            return response
+        return super().process_response(request, response)

@@ -106,7 +106,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # An /api/ URL too long for the app is a JSON 414 (forecasts.api.errors).
     "forecasts.api.errors.ApiUrlTooLongMiddleware",
-    "csp.middleware.CSPMiddleware",
+    # django-csp's, but redirects go without a policy (they draw no document).
+    "popsite.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -126,6 +126,21 @@ def csp_directives(header):
     return {name: sources for name, *sources in directives}
 
 
+def test_a_redirect_goes_without_a_policy_and_the_page_it_opens_has_one(client, small_dataset):
+    """The form's redirect draws no document, so it carries no policy; the run page does, and
+    a bad POST answered with the form again keeps it too."""
+    response = client.post("/", {**VALID_FORM, "lags": "3", "level": "0.95", "method": "damped"})
+
+    assert response.status_code == 302
+    assert "Content-Security-Policy" not in response
+    assert response["X-Frame-Options"] == "DENY"  # the other security headers stay
+    page = client.get(response["Location"])
+    assert csp_directives(page["Content-Security-Policy"])["script-src"] == ["'self'"]
+    refused = client.post("/", {**VALID_FORM, "to": "1900"})
+    assert refused.status_code == 400
+    assert csp_directives(refused["Content-Security-Policy"])["default-src"] == ["'self'"]
+
+
 def test_https_redirect_and_hsts_when_switched_on(client, small_dataset, settings):
     settings.SECURE_SSL_REDIRECT = True
     settings.SECURE_HSTS_SECONDS = 31_536_000
