@@ -44,7 +44,9 @@ import numpy as np
 
 # Raised whenever a change alters the forecasts: calibration tables stored with a dataset name
 # the version whose errors they measured, and a table of another version is built again.
-MODEL_VERSION = 3  # 3: region factors shrunk harder (longrange_calibration.SHRINKAGE 400)
+# 3: region factors shrunk harder (longrange_calibration.SHRINKAGE 400); 4: region factors from the
+# 5th power of past errors, recent origins weighed with a 2.5-year half-life (longrange_calibration)
+MODEL_VERSION = 4
 ORDER = 3  # AR order of the main member: three lags of the growth change carry the trend
 WINDOW = 40  # years of growth changes it is fitted on: the demographic transition's time scale
 ENS_ORDER = 2  # second member, AR(2): a shorter memory for regions whose trend recently turned

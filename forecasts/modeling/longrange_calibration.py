@@ -18,14 +18,22 @@ from .longrange_table import Table
 PROB_GRID = np.concatenate(
     [[0.0005, 0.001, 0.0025], np.linspace(0.005, 0.995, 199), [0.9975, 0.999, 0.9995]]
 )  # dense in the middle, with the tails a 99.9 % interval needs
-# Pseudo-scores of size 1 in each region factor: few scores stay near 1. 400 rather than 200
-# (model version 3): a region's past errors say little about its next ones, and on the selection
-# windows the geometric mean interval score was 10.19 at 200, 10.13 at 300, 10.05 at 400, 10.13 at
-# 500, 10.43 at 800 (coverage in 1985 h=20 87.5% -> 88.1%).
-SHRINKAGE = 400.0
+# Region factors (model version 4): the FACTOR_POWER-th root of a region's mean FACTOR_POWER-th power
+# of relative |score|, shrunk with SHRINKAGE pseudo-scores of size 1. A high power makes the factor
+# follow a region's largest past errors (a war, a migration, a series rounded to thousands): those
+# regions get the width, and the pooled quantiles of every other region, divided by smaller
+# factors, get narrower. A mean of squares (power 2) diluted those errors among ordinary years.
+# Chosen on the selection windows (origins 1975-1995, judged on years <= 2005) together with
+# HALF_LIFE: geometric mean interval score 10.05 with power 2, 400 pseudo-scores and a 10-year
+# half-life (version 3); 9.32 with 5, 6400 and 2.5 years, the middle of a plateau (power 5 and
+# 4800-9600 pseudo-scores, half-lives 2.5-3: 9.31-9.36; power 4: 9.45-9.55; power 6: 9.34-9.66).
+FACTOR_POWER = 5.0
+SHRINKAGE = 6400.0
 MIN_ORIGINS = 5  # a horizon is measured when this many origins reach it (and >= 50 scores)
 MIN_SCORES = 50
-HALF_LIFE = 10.0  # years: recent origins' errors are smaller than the 1960s ones
+# Years: recent origins' errors are smaller than older ones (the estimates of recent decades are
+# smoother), so the scores of an origin weigh half as much as those of one 2.5 years later.
+HALF_LIFE = 2.5
 WIDEN = 1.05  # extrapolated quantiles: the least widening with >= 90 % validation coverage
 MIN_YEARS_BEFORE = 4  # an origin backtests the histories that start 4 or more years before it
 
@@ -142,21 +150,22 @@ def _origin_weights(hs, orig, max_horizon) -> np.ndarray:
 def _region_factors(keys, hs, scores, wts, max_horizon) -> tuple[dict, np.ndarray]:
     """({region: factor}, scores divided by their region's factor).
 
-    Factor = sqrt((k + sum w r^2) / (k + sum w)), r the region's |score| over the pooled weighted
-    median |score| at the same horizon, k = SHRINKAGE pseudo-scores of size 1 (scaled to the mean
-    weight): a region with few or ordinary scores keeps a factor near 1.
+    Factor = ((k + sum w r^p) / (k + sum w)) ** (1 / p), p = FACTOR_POWER, r the region's |score|
+    over the pooled weighted median |score| at the same horizon, k = SHRINKAGE pseudo-scores of
+    size 1 (scaled to the mean weight): a region with few or ordinary scores keeps a factor near
+    1, one with a few very large errors gets a large factor.
     """
     keys = np.array([str(k) for k in keys])
     med = np.zeros(max_horizon + 1)
     for h in np.unique(hs):
         sel = hs == h
         med[h] = _wquantile(np.abs(scores[sel]), wts[sel], np.array([0.5]))[0] or 1.0
-    rel2 = (np.abs(scores) / med[hs]) ** 2
+    rel = (np.abs(scores) / med[hs]) ** FACTOR_POWER
     uniq, inv = np.unique(keys, return_inverse=True)
-    sums = np.bincount(inv, weights=rel2 * wts, minlength=len(uniq))
+    sums = np.bincount(inv, weights=rel * wts, minlength=len(uniq))
     cnts = np.bincount(inv, weights=wts, minlength=len(uniq))
     k_eff = SHRINKAGE * wts.mean()
-    fac = np.sqrt((k_eff + sums) / (k_eff + cnts))
+    fac = ((k_eff + sums) / (k_eff + cnts)) ** (1 / FACTOR_POWER)
     factors = {k: float(v) for k, v in zip(uniq, fac, strict=True)}
     return factors, scores / fac[inv]
 
