@@ -6,11 +6,12 @@ import json
 
 import pytest
 from django.test import Client
-from django.urls import include, path
+from django.urls import clear_script_prefix, include, path, reverse, set_script_prefix
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
 from forecasts import presenters, rules, selectors, services
 from forecasts.models import ForecastRun, Region
+from forecasts.models.runs import run_path
 
 
 def _boom(request):
@@ -566,3 +567,16 @@ def test_query_string_with_huge_numbers_shows_errors_not_500(client, small_datas
     assert "Unknown region(s)" in str(form.errors["regions"])
     assert "between 1950 and 2100" in str(form.errors["start"])
     assert "lags" in form.errors
+
+
+@pytest.mark.parametrize("pk", [1, 7, 42, 1234567])
+def test_run_path_is_what_reverse_gives_under_any_script_prefix(pk):
+    """The run page's path is built from one reversed path (forecasts.models.runs.run_path); it
+    must stay what reverse() gives, also when the site is served under a script prefix."""
+    assert run_path(pk) == reverse("forecasts:run_detail", args=[pk]) == f"/runs/{pk}/"
+    set_script_prefix("/forecasts/")
+    try:
+        assert run_path(pk) == reverse("forecasts:run_detail", args=[pk])
+        assert run_path(pk) == f"/forecasts/runs/{pk}/"
+    finally:
+        clear_script_prefix()

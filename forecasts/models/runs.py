@@ -1,10 +1,11 @@
 """Forecast runs and their points: what was asked, on which data, and the results, kept as they were."""
 
+import functools
 import hashlib
 
 from django.db import models
 from django.db.models import Q
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 
 from forecasts import rules
 
@@ -88,7 +89,7 @@ class ForecastRun(models.Model):
         super().save(*args, **kwargs)
 
     def get_absolute_url(self):
-        return reverse("forecasts:run_detail", args=[self.pk])
+        return run_path(self.pk)
 
     def fill_settings_key(self) -> None:
         """Set ``settings_key`` from the run's settings (save does; so does a raw insert)."""
@@ -154,3 +155,26 @@ class ForecastPoint(models.Model):
 
     def __str__(self):
         return f"{self.region_code} {self.year}: {self.value}"
+
+
+def run_path(pk: int) -> str:
+    """The path of run ``pk``'s page, as reverse("forecasts:run_detail") gives it.
+
+    Why not reverse() each time: it walks the URL namespaces anew for every call (55 us of the
+    site's form POST, which redirects to the run it stored, and once per row of the run list);
+    the path is reversed once per script prefix and URLconf, and the id put in its place."""
+    before, after = _run_path_around_id(get_script_prefix(), get_urlconf())
+    return f"{before}{pk}{after}"
+
+
+_PATH_MARKER = 987654321987  # an id no URL pattern holds elsewhere
+
+
+@functools.lru_cache(maxsize=16)
+def _run_path_around_id(script_prefix: str, urlconf) -> tuple[str, str]:
+    """(text before the id, text after it) of the run page's path under this prefix and URLconf
+    (reverse reads both from the request's context, so they key the cache)."""
+    path = reverse("forecasts:run_detail", args=[_PATH_MARKER], urlconf=urlconf)
+    before, marker, after = path.partition(str(_PATH_MARKER))
+    assert marker, path
+    return before, after

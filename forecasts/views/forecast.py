@@ -1,9 +1,11 @@
 """The home page: the forecast form, and storing the run it asks for."""
 
-from django.shortcuts import redirect, render
+from django.http import HttpResponseRedirect
+from django.shortcuts import render
 
 from forecasts import forms, page_cache, rules, selectors, services, throttling
 from forecasts.active_data import active_data
+from forecasts.models.runs import run_path
 
 
 def home(request):
@@ -23,7 +25,7 @@ def home(request):
         if form.is_valid():
             run_id, status = _store_run(request, form, data)
             if run_id is not None:
-                return redirect("forecasts:run_detail", run_id)
+                return HttpResponseRedirect(run_path(run_id))
         else:
             status = 400
     elif any(name in request.GET for name in ("regions", "from", "to", "method", "lags", "level")):
