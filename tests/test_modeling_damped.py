@@ -301,6 +301,29 @@ def test_kept_fits_give_the_same_forecasts_to_the_last_bit(estimates, table, mon
     assert calls == [1, 1] and from_2000 == fresh_2000
 
 
+def test_kept_fits_still_refuse_a_series_that_fails_its_checks(estimates, table):
+    """Only a series that passed its checks is fitted and kept, so a kept fit may stand for them;
+    a series that fails them is refused on every call, with or without kept fits, and its
+    companions are forecast."""
+    fits = {}
+    years, values = estimates[900]
+    with_zero = (years, np.where(years == 2000, 0.0, values))
+    for _ in range(2):
+        refused, kept = damped.forecast_many(
+            [with_zero, estimates[901]],
+            start=2021,
+            end=2030,
+            level=0.95,
+            table=table,
+            keys=[900, 901],
+            fits=fits,
+        )
+        assert isinstance(refused, modeling.ForecastError)
+        assert "positive values" in str(refused)
+        assert kept.points[0].value > 0
+    assert (900, 1950, 2020) not in fits and (901, 1950, 2020) in fits
+
+
 # The local trend of smooth series -------------------------------------------------------------
 
 

@@ -48,9 +48,9 @@ def forecast_many(
     depend on the other series or on how far it runs, and its bounds are computed year by year."""
     results: list = [None] * len(histories)
     groups: dict[int, list[int]] = {}
+    kept = fits if keys is not None else None  # fits are kept by key
     for index, (years, values) in enumerate(histories):
-        key = keys[index] if keys is not None else None
-        problem = _checked(years, values, key, fits if keys is not None else None)
+        problem = _checked(years, values, keys[index] if kept is not None else None, kept)
         if problem:
             results[index] = ForecastError(problem)
             continue
@@ -64,7 +64,7 @@ def forecast_many(
             level,
             table,
             [keys[i] if keys is not None else None for i in members],
-            fits if keys is not None else None,
+            kept,
         )
         for index, (value, lower, upper) in zip(members, rows, strict=True):
             years, values = histories[index]
@@ -147,7 +147,7 @@ def _checked(years, values, key, fits) -> str | None:
     """``_problem`` of a series, skipped for one whose fit ``fits`` keeps: only a series that
     passed the checks was fitted, and its history is the same (the checks run numpy over every
     recorded value, a sixth of a forecast's own work for a request of three regions)."""
-    if fits is not None and len(years) and (key, int(years[0]), int(years[-1])) in fits:
+    if fits is not None and len(years) and _name(key, years) in fits:
         return None
     return _problem(years, values)
 
@@ -248,10 +248,13 @@ class _Kept:
 
 
 def _names(keys, members) -> list[tuple]:
-    """Each series' name in ``fits``: its key, first and last year."""
-    return [
-        (key, int(years[0]), int(years[-1])) for key, (years, _) in zip(keys, members, strict=True)
-    ]
+    """Each series' name in ``fits`` (``_name``)."""
+    return [_name(key, years) for key, (years, _) in zip(keys, members, strict=True)]
+
+
+def _name(key, years) -> tuple:
+    """A series' name in ``fits``: its key, first and last year."""
+    return (key, int(years[0]), int(years[-1]))
 
 
 def _kept(matrix, members, keys, fits) -> list[_Kept] | None:
