@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from forecasts import modeling
-from forecasts.modeling import damped, longrange, longrange_table
+from forecasts.modeling import damped, longrange, longrange_calibration, longrange_table
 from tests.test_modeling_autoreg import HOLY_SEE, wpp2019_estimates
 
 LAST_YEAR = 2020
@@ -357,3 +357,29 @@ def test_a_wiggly_series_is_left_to_the_ar_members(monkeypatch):
     with_local = _growth_path(persons, 10, monkeypatch, 1.0)
     without = _growth_path(persons, 10, monkeypatch, 0.0)
     assert np.abs(with_local - without).max() < 1e-4
+
+
+def test_a_region_factor_follows_the_largest_past_errors():
+    """Region factors are led by a region's largest errors (a war, a migration): of two regions
+    whose errors have the same mean square, the one with a single very large error gets the
+    larger factor, so its interval is the wide one; ordinary regions stay near the middle."""
+    rng = np.random.default_rng(7)
+    keys, hs, scores, orig = [], [], [], []
+    for region in range(60):
+        for origin in range(1990, 2010):
+            for h in range(1, 6):
+                keys.append(f"r{region}")
+                hs.append(h)
+                orig.append(origin)
+                scores.append(rng.normal())
+    keys, hs, scores, orig = np.array(keys), np.array(hs), np.array(scores), np.array(orig)
+    jumpy, steady = keys == "r0", keys == "r1"
+    scores[jumpy] = np.where(np.arange(jumpy.sum()) == 50, 25.0, 0.5)
+    scores[steady] = np.sqrt(np.mean(scores[jumpy] ** 2))  # the same mean square, spread evenly
+    weights = longrange_calibration._origin_weights(hs, orig, 5)
+
+    factors, _ = longrange_calibration._region_factors(keys, hs, scores, weights, 5)
+
+    ordinary = np.median([factors[f"r{region}"] for region in range(2, 60)])
+    assert factors["r0"] > 1.5 * factors["r1"]
+    assert factors["r0"] > 1.5 * ordinary

@@ -26,7 +26,9 @@ PROB_GRID = np.concatenate(
 # Chosen on the selection windows (origins 1975-1995, judged on years <= 2005) together with
 # HALF_LIFE: geometric mean interval score 10.05 with power 2, 400 pseudo-scores and a 10-year
 # half-life (version 3); 9.32 with 5, 6400 and 2.5 years, the middle of a plateau (power 5 and
-# 4800-9600 pseudo-scores, half-lives 2.5-3: 9.31-9.36; power 4: 9.45-9.55; power 6: 9.34-9.66).
+# 4800-9600 pseudo-scores, half-lives 2.5-3: 9.31-9.36). With half-lives 2.5-3 and 1600-4800
+# pseudo-scores: power 3 9.82-10.97, 3.5 9.56-10.14, 4 9.45-9.61, 5 9.31-9.81; power 6 with
+# 4800-9600: 9.34-9.66.
 FACTOR_POWER = 5.0
 SHRINKAGE = 6400.0
 MIN_ORIGINS = 5  # a horizon is measured when this many origins reach it (and >= 50 scores)
