@@ -3,6 +3,7 @@
 import functools
 import hashlib
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from django.db.models import Q
 from django.urls import get_script_prefix, get_urlconf, reverse
@@ -176,5 +177,6 @@ def _run_path_around_id(script_prefix: str, urlconf) -> tuple[str, str]:
     (reverse reads both from the request's context, so they key the cache)."""
     path = reverse("forecasts:run_detail", args=[_PATH_MARKER], urlconf=urlconf)
     before, marker, after = path.partition(str(_PATH_MARKER))
-    assert marker, path
+    if not marker:  # a run_detail pattern that does not carry the id as written
+        raise ImproperlyConfigured(f"The run page's path {path!r} does not hold the run's id.")
     return before, after
