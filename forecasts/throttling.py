@@ -4,8 +4,10 @@ answer).
 
 Each run or forecast costs its client work units in proportion to its points (regions x years),
 so twenty regions over 150 years cost more than two regions over ten. The units are counted per
-client and budget in a fixed window, in the "shared" cache, which every worker sees (Redis in
-production; the database on one machine), so a client cannot gain by landing on another worker.
+client and budget in a fixed window, where every worker sees them, so a client cannot gain by
+landing on another worker: the run budget on PostgreSQL in the statement that stores a run
+(RunBudget), the forecast budget, and the run budget on other databases, in the "shared" cache
+(Redis in production; files on one machine).
 Clients are told apart by their user id, else by their address: the X-Forwarded-For header is
 believed only for the BEHIND_PROXY proxies the settings say sit in front of the app. The forecast
 budget is what keeps cheap pages answering while one client sends the heaviest forecasts the rules
@@ -15,9 +17,11 @@ used its share, instead of queueing in front of everyone else's.
 
 import math
 import time
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import caches
+from django.utils.crypto import salted_hmac
 
 POINTS_PER_UNIT = 200
 PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
@@ -28,21 +32,104 @@ def run_cost(*, regions: int, years: int) -> int:
     return max(1, math.ceil(regions * years / POINTS_PER_UNIT))
 
 
-def run_budget_charge(request, *, regions: int, years: int) -> float | None:
-    """Charge the client for a run; None when it is within its budget, else the seconds to wait.
+@dataclass(frozen=True)
+class RunBudget:
+    """A client's charge for one run: ``cost`` units of its run budget in the window that holds
+    ``now``. The store charges it when, and only when, it stores a new run (services.runs): on
+    PostgreSQL inside the statement that stores the run (models.RunBudgetUse), so the budget
+    costs no round trip of its own, which was a fifth of the machine's work per stored run;
+    elsewhere in the shared cache (``charge_in_cache``). Opening a run already stored, or a
+    forecast that is refused, charges nothing.
 
-    A refused run is not charged.
+    Because the forecast is computed before the store charges it, a refusal is remembered by
+    each process for the rest of its window (``known_spent``): a client past its budget does not
+    get a forecast computed for every run it is refused.
     """
-    return _charge(request, "runs", settings.RUNS_RATE, run_cost(regions=regions, years=years))
+
+    client: str
+    window_start: int
+    period: int
+    limit: int
+    cost: int
+    now: float
+
+    @property
+    def wait(self) -> float:
+        """Seconds until the next window."""
+        return self.window_start + self.period - self.now
+
+    def spent(self) -> "RunBudgetSpent":
+        """The refusal to raise; this process remembers it for the rest of the window."""
+        _refusals.note(self)
+        return RunBudgetSpent(self.wait)
+
+    def known_spent(self) -> bool:
+        """Whether this process already saw the client refused a run costing no more than this
+        one in this window: counts only grow within a window, so this one would be refused too."""
+        return _refusals.covers(self)
+
+    def charge_in_cache(self) -> bool:
+        """Charge the run in the shared cache (databases other than PostgreSQL): whether it
+        was within the budget. A refused run is not charged."""
+        store = caches["shared"]
+        return _charge_count(store, self.cache_key, self.cost, self.limit, self.period) is None
+
+    @property
+    def cache_key(self) -> str:
+        """Where ``charge_in_cache`` counts the client's units of this window."""
+        return f"runs-budget:{self.client}:{self.window_start}"
 
 
-def run_budget_refund(request, *, regions: int, years: int) -> None:
-    """Give back what run_budget_charge charged for a run that was not stored after all (an
-    identical one was, or the forecast was refused). The window is the current one, which is the
-    charged one but for a charge made in the last instant of a window."""
-    cost = run_cost(regions=regions, years=years)
-    _, period = _rate(settings.RUNS_RATE)
-    _count_up(caches["shared"], _key(request, "runs", period), -cost, period + 1)
+class RunBudgetSpent(Exception):
+    """The client has used its run budget; ``wait`` seconds until the next window."""
+
+    def __init__(self, wait: float):
+        super().__init__(f"Too many forecasts stored from here; try again in {math.ceil(wait)} s.")
+        self.wait = wait
+
+
+class _Refusals:
+    """The smallest cost refused to each client in the current window (RunBudget.known_spent);
+    forgotten when a new window begins, so it holds at most one window's clients."""
+
+    def __init__(self):
+        self.window_start: int | None = None
+        self.costs: dict[tuple[str, int], int] = {}
+
+    def note(self, budget: RunBudget) -> None:
+        if budget.window_start != self.window_start:
+            self.window_start, self.costs = budget.window_start, {}
+        key = (budget.client, budget.limit)
+        self.costs[key] = min(budget.cost, self.costs.get(key, budget.cost))
+
+    def covers(self, budget: RunBudget) -> bool:
+        if budget.window_start != self.window_start:
+            return False
+        refused = self.costs.get((budget.client, budget.limit))
+        return refused is not None and budget.cost >= refused
+
+    def clear(self) -> None:
+        self.window_start, self.costs = None, {}
+
+
+_refusals = _Refusals()
+
+
+def forget_refusals() -> None:
+    """Forget the refusals this process remembers (RunBudget.known_spent): for tests, whose
+    database, holding the counts, is rolled back under them."""
+    _refusals.clear()
+
+
+def run_budget(request, *, regions: int, years: int) -> RunBudget:
+    """What storing a run of ``regions`` x ``years`` would charge the client (RunBudget)."""
+    limit, period = _rate(settings.RUNS_RATE)
+    now = _now()
+    window_start = int(now // period) * period
+    client = salted_hmac(__name__, client_ident(request), algorithm="sha256").hexdigest()[:32]
+    return RunBudget(
+        client, window_start, period, limit, run_cost(regions=regions, years=years), now
+    )
 
 
 def forecast_budget_charge(request, *, regions: int, years: int) -> float | None:
@@ -83,19 +170,21 @@ def _charge(request, budget: str, rate: str, cost: int) -> float | None:
     limit, period = _rate(rate)
     now = _now()
     window = int(now // period)
-    key = _key(request, budget, period, now)
-    store = caches["shared"]
+    key = f"{budget}-budget:{client_ident(request)}:{window}"
+    if _charge_count(caches["shared"], key, cost, limit, period) is None:
+        return None
+    return (window + 1) * period - now
+
+
+def _charge_count(store, key: str, cost: int, limit: int, period: int) -> int | None:
+    """Add ``cost`` to the count at ``key``: None when it stays within ``limit`` (or the window
+    was empty: one run dearer than the whole budget still goes through, alone), else the count
+    that refused it, which is taken back (refused work is not charged)."""
     used = _count_up(store, key, cost, period + 1)
     if used > limit and used > cost:
-        _count_up(store, key, -cost, period + 1)  # refused work is not charged
-        return (window + 1) * period - now
+        _count_up(store, key, -cost, period + 1)
+        return used
     return None
-
-
-def _key(request, budget: str, period: int, now: float | None = None) -> str:
-    """The cache key of the client's count in the budget's window that holds ``now``."""
-    window = int((_now() if now is None else now) // period)
-    return f"{budget}-budget:{client_ident(request)}:{window}"
 
 
 def _count_up(store, key: str, amount: int, timeout: int) -> int:

@@ -93,19 +93,22 @@ def no_accuracy_after_import():
 
 @pytest.fixture(autouse=True)
 def empty_cache():
-    """Each test starts with an empty cache (CI shares one Redis between runs) and no copy of the
-    active data in memory (the test database is rolled back under it)."""
+    """Each test starts with an empty cache (CI shares one Redis between runs), no copy of the
+    active data in memory and no run budget refusals remembered (the test database, which holds
+    the budget's counts on PostgreSQL, is rolled back under them)."""
     from django.core.cache import caches
 
-    from forecasts import active_data, page_cache
+    from forecasts import active_data, page_cache, throttling
 
     for cache in caches.all():
         cache.clear()
     active_data.forget()
     page_cache.clear()
+    throttling.forget_refusals()
     yield
     active_data.forget()
     page_cache.clear()
+    throttling.forget_refusals()
 
 
 @pytest.fixture(autouse=True)

@@ -295,10 +295,11 @@ def test_storing_a_run_is_one_statement_that_does_not_wait_for_the_disk_on_postg
     ]
     assert response.status_code == 201
     assert len(writes) == 1, writes
-    assert writes[0].startswith("EXECUTE popforecasts_run_store ("), writes[0]
+    assert writes[0].startswith("EXECUTE popforecasts_run_store_charged ("), writes[0]
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT statement FROM pg_prepared_statements WHERE name = 'popforecasts_run_store'"
+            "SELECT statement FROM pg_prepared_statements "
+            "WHERE name = 'popforecasts_run_store_charged'"
         )
         assert "set_config('synchronous_commit', 'off', true)" in cursor.fetchone()[0]
     assert ForecastPoint.objects.filter(run_id=response.json()["id"]).count() == 2 * 3

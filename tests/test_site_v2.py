@@ -390,12 +390,13 @@ def test_a_run_of_every_region_has_a_settings_key_that_fits(small_dataset):
 def test_the_form_looks_for_an_identical_run_and_stores_a_new_one_in_one_statement(
     client, small_dataset
 ):
-    """On PostgreSQL the lookup of an identical run goes into the statement that stores a new
-    one (a round trip was a twentieth of a form POST): one statement stores, one reuses."""
+    """On PostgreSQL the lookup of an identical run and the charge to the client's run budget go
+    into the statement that stores a new one (each round trip was a tenth to a fifth of a form
+    POST): one statement looks, charges and stores; one finds the run and charges nothing."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from forecasts.models import ForecastRun
+    from forecasts.models import ForecastRun, RunBudgetUse
 
     if connection.vendor != "postgresql":
         pytest.skip("SQLite looks and stores in two statements inside one transaction")
@@ -413,6 +414,7 @@ def test_the_form_looks_for_an_identical_run_and_stores_a_new_one_in_one_stateme
     reused_at, reused = statements(form)
     assert stored_at == reused_at
     assert len(stored) == len(reused) == 1, (stored, reused)
-    assert stored[0].startswith("EXECUTE popforecasts_run_reuse_or_store (")
+    assert stored[0].startswith("EXECUTE popforecasts_run_reuse_or_store_charged (")
     assert ForecastRun.objects.count() == 2
+    assert list(RunBudgetUse.objects.values_list("used", flat=True)) == [2]
     assert ForecastRun.objects.get(pk=stored_at.rstrip("/").rsplit("/", 1)[1]).points.count() == 12

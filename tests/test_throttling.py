@@ -58,8 +58,8 @@ def test_the_site_form_and_the_api_draw_on_the_same_budget(small_dataset, settin
 def test_opening_a_stored_run_again_from_the_form_uses_none_of_the_budget(
     small_dataset, settings, client
 ):
-    """The form charges before it knows whether an identical run is stored (one round trip
-    looks and stores), and gives the charge back when one is: within the budget too."""
+    """Only a run stored now is charged (on PostgreSQL the statement that looks for an
+    identical run charges the budget only when it finds none): within the budget too."""
     settings.RUNS_RATE = "2/minute"
     form = {"regions": ["900"], "from": "2030", "to": "2031", "lags": "3", "level": "0.95"}
 
@@ -204,26 +204,88 @@ def test_an_unreachable_redis_lets_the_budget_fail_open():
     assert unreachable.count_up("budget", 5, 60) == 0
 
 
-def test_the_budget_refuses_and_does_not_charge_on_redis(small_dataset, settings):
-    """The run budget counted on Redis: within it, past it (429), and a refusal costs nothing."""
-    import uuid
+def _run_budget_used(address: str, *, regions=1, years=2) -> int | None:
+    """The units ``address`` has used of its run budget in this window, read where the budget is
+    counted: on PostgreSQL in models.RunBudgetUse, elsewhere in the shared cache."""
+    from django.core.cache import caches
+    from django.db import connection
+    from django.test import RequestFactory
 
-    settings.CACHES = {
-        **settings.CACHES,
-        "shared": {
-            "BACKEND": "popsite.cache.ResilientRedisCache",
-            "LOCATION": _machine_redis_url(),
-            "KEY_PREFIX": f"test-budget-{uuid.uuid4().hex}",
-        },
-    }
+    from forecasts.models import RunBudgetUse
+
+    request = RequestFactory().post("/", REMOTE_ADDR=address)
+    request.user = mock.Mock(is_authenticated=False)
+    budget = throttling.run_budget(request, regions=regions, years=years)
+    if connection.vendor == "postgresql":
+        use = RunBudgetUse.objects.filter(window_start=budget.window_start, client=budget.client)
+        return use.values_list("used", flat=True).first()
+    return caches["shared"].get(budget.cache_key)
+
+
+def test_the_run_budget_refuses_and_does_not_charge_a_refusal(small_dataset, settings):
+    """Within the budget, past it (429), and a refusal costs nothing; counted where the database
+    says (PostgreSQL: in the statement that stores the run; else the shared cache, Redis in CI)."""
     settings.RUNS_RATE = "2/minute"
     client = APIClient(REMOTE_ADDR="10.9.8.7")
     assert [_api_post(client).status_code for _ in range(3)] == [201, 201, 429]
-    from django.core.cache import caches
+    assert _run_budget_used("10.9.8.7") == 2
+    assert _run_budget_used("10.9.8.8") is None
 
-    window = int(throttling._now() // 60)
-    assert caches["shared"].get(f"runs-budget:10.9.8.7:{window}") == 2
-    caches["shared"].delete(f"runs-budget:10.9.8.7:{window}")
+
+def test_the_run_budget_keeps_no_address_and_forgets_past_windows(
+    small_dataset, settings, monkeypatch
+):
+    """The budget's counts name a client by a keyed hash, never by its address; a window's
+    counts go once a later window's first run is charged (on PostgreSQL; the cache's entries
+    expire with their window)."""
+    from django.db import connection
+
+    from forecasts.models import RunBudgetUse
+
+    if connection.vendor != "postgresql":
+        pytest.skip("on SQLite the run budget is counted in the cache, whose entries expire")
+    settings.RUNS_RATE = "5/minute"
+    assert _api_post(APIClient(REMOTE_ADDR="10.9.8.7")).status_code == 201
+    assert _api_post(APIClient(REMOTE_ADDR="10.9.8.6")).status_code == 201
+    clients = set(RunBudgetUse.objects.values_list("client", flat=True))
+    assert len(clients) == 2 and not any("10.9.8" in client for client in clients)
+
+    later = throttling._now() + 60
+    monkeypatch.setattr(throttling, "_now", lambda: later)
+    assert (
+        _api_post(
+            APIClient(REMOTE_ADDR="10.9.8.5"),
+        ).status_code
+        == 201
+    )
+    assert list(RunBudgetUse.objects.values_list("window_start", "used")) == [
+        (int(later // 60) * 60, 1)
+    ]
+
+
+def test_a_client_past_its_run_budget_gets_no_more_forecasts_computed(
+    small_dataset, settings, client
+):
+    """The store charges a run after its forecast is computed; once a client is refused, each
+    worker refuses its runs that cost as much or more for the rest of the window without
+    computing them (the form still opens a run stored with the same settings)."""
+    settings.RUNS_RATE = "2/minute"
+    form = {"regions": ["900"], "from": "2030", "to": "2031", "lags": "3", "level": "0.95"}
+    stored = client.post("/", form)
+    assert client.post("/", {**form, "to": "2032"}).status_code == 302
+    assert client.post("/", {**form, "to": "2033"}).status_code == 429
+
+    with mock.patch("forecasts.services.runs.forecast_compute") as compute:
+        again = client.post("/", {**form, "to": "2034"})
+        api = _api_post(
+            APIClient(),
+        )
+        same = client.post("/", form)
+    assert compute.call_count == 0
+    assert again.status_code == 429 and "Too many forecasts stored" in again.content.decode()
+    assert api.status_code == 429 and int(api["Retry-After"]) > 0
+    assert same.status_code == 302 and same["Location"] == stored["Location"]
+    assert ForecastRun.objects.count() == 2
 
 
 def test_the_site_and_api_answer_while_redis_is_down(small_dataset, settings, client):

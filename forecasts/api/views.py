@@ -236,13 +236,13 @@ class RunListCreateApi(generics.GenericAPIView):
         body = serializers.RunCreateInputSerializer(
             data=request.data, context={"data": data}
         ).validated()
-        wait = throttling.run_budget_charge(
+        budget = throttling.run_budget(
             request, regions=len(body["regions"]), years=body["end"] - body["start"] + 1
         )
-        if wait is not None:
-            raise Throttled(wait=wait)
         try:
-            stored = services.forecast_run_create(data=data, **body)
+            stored = services.forecast_run_create(data=data, budget=budget, **body)
+        except throttling.RunBudgetSpent as spent:
+            raise Throttled(wait=spent.wait) from None
         except rules.ForecastError as error:
             raise forecast_error(error) from None
         location = request.build_absolute_uri(reverse("api:run_detail", args=[stored.run.pk]))

@@ -6,6 +6,7 @@ true after the data is refreshed.
 """
 
 from .backtests import BacktestResult, BacktestRun
+from .budgets import RunBudgetUse
 from .data import (
     Dataset,
     DatasetCalibration,
@@ -27,6 +28,7 @@ __all__ = [
     "Job",
     "Region",
     "RegionQuerySet",
+    "RunBudgetUse",
     "YearlyPopulation",
     "YearlyPopulationQuerySet",
 ]

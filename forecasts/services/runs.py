@@ -10,15 +10,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
 from forecasts import modeling, rules, selectors
 from forecasts.active_data import ActiveData, active_data
-from forecasts.models import ForecastPoint, ForecastRun, Region
+from forecasts.models import ForecastPoint, ForecastRun, Region, RunBudgetUse
 
 from .forecasts import RegionForecast, _un_between, forecast_compute, required_data
+
+if TYPE_CHECKING:  # the front doors build a client's budget; the store only charges it
+    from forecasts.throttling import RunBudget
 
 
 @dataclass(frozen=True)
@@ -81,16 +85,20 @@ def forecast_run_create(
     method: str = rules.DEFAULT_METHOD,
     lags: int | str = rules.DEFAULT_LAGS,
     level: float = rules.DEFAULT_LEVEL,
+    budget: "RunBudget | None" = None,
 ) -> StoredRun:
     """Compute a forecast and store it with its settings and the dataset it was fitted on.
 
     The run records the lags asked for (None for "auto") and, in each ``regions`` entry, the lags
     fitted to that region. The run and all its points are stored together (``_store``): a run
-    is never seen without its points.
+    is never seen without its points. With ``budget`` (a front door's client), the run is
+    charged to it as it is stored, and RunBudgetSpent is raised instead when it is spent.
     """
     data = data or required_data()
+    if budget is not None and budget.known_spent():
+        raise budget.spent()
     run, results = _computed_run(data, regions, start, end, method, lags, level)
-    _store(run, _point_rows(results))
+    _store(run, _point_rows(results), budget=budget)
     return StoredRun(run=run, results=results)
 
 
@@ -103,11 +111,13 @@ def forecast_run_reuse_or_create(
     method: str = rules.DEFAULT_METHOD,
     lags: int | str = rules.DEFAULT_LAGS,
     level: float = rules.DEFAULT_LEVEL,
+    budget: "RunBudget | None" = None,
 ) -> tuple[int, bool]:
     """The id of the newest run with exactly these settings on the same data (as
-    forecast_run_find finds it), else of a run stored now (as forecast_run_create stores it);
-    and whether it was stored now. What the site's form does: pressing "Forecast" twice opens
-    the same page instead of storing the same numbers again.
+    forecast_run_find finds it), else of a run stored now (as forecast_run_create stores it,
+    charged to ``budget``); and whether it was stored now. What the site's form does: pressing
+    "Forecast" twice opens the same page instead of storing the same numbers again, and a
+    stored run is opened even when the budget is spent (RunBudgetSpent otherwise).
 
     Why not forecast_run_find and then forecast_run_create: on PostgreSQL the lookup goes into
     the statement that stores the run (``_insert_sql(reuse=True)``), one round trip instead of
@@ -115,8 +125,14 @@ def forecast_run_reuse_or_create(
     of a form POST. The forecast is computed either way (0.1 ms); only a new run is stored.
     """
     data = data or required_data()
+    if budget is not None and budget.known_spent():
+        asked = dict(start=start, end=end, method=method, lags=lags, level=level)
+        existing = forecast_run_find(data=data, regions=regions, **asked)
+        if existing is None:
+            raise budget.spent()
+        return existing, False
     run, results = _computed_run(data, regions, start, end, method, lags, level)
-    created = _store(run, _point_rows(results), reuse=True)
+    created = _store(run, _point_rows(results), reuse=True, budget=budget)
     return run.pk, created
 
 
@@ -165,11 +181,15 @@ def _point_rows(results: list[RegionForecast]) -> list[tuple]:
     ]
 
 
-def _store(run: ForecastRun, rows: list[tuple], *, reuse: bool = False) -> bool:
+def _store(
+    run: ForecastRun, rows: list[tuple], *, reuse: bool = False, budget: "RunBudget | None" = None
+) -> bool:
     """Insert ``run`` and its point ``rows`` and give ``run`` its id: on PostgreSQL in one
     statement (``_insert_sql``), elsewhere the run and then its points with bulk_create, in one
     transaction. With ``reuse``, when a run with the same settings is stored on the same data,
-    store nothing and give ``run`` that run's id. True when the run was stored now."""
+    store nothing and give ``run`` that run's id. With ``budget``, a new run is charged to it
+    (on PostgreSQL in the same statement), and RunBudgetSpent is raised when it is spent. True
+    when the run was stored now."""
     run.fill_settings_key()
     # The wrapper itself, not the ``connection`` proxy: each attribute read through the proxy
     # looks the connection up again in a context-local (a few microseconds, a dozen times here).
@@ -180,6 +200,8 @@ def _store(run: ForecastRun, rows: list[tuple], *, reuse: bool = False) -> bool:
             if existing is not None:
                 run.pk = existing
                 return False
+            if budget is not None and not budget.charge_in_cache():
+                raise budget.spent()
             run.save()
             ForecastPoint.objects.bulk_create(
                 ForecastPoint(run=run, **dict(zip(POINT_COLUMNS, row, strict=True))) for row in rows
@@ -189,12 +211,19 @@ def _store(run: ForecastRun, rows: list[tuple], *, reuse: bool = False) -> bool:
     values = [field.get_db_prep_save(field.pre_save(run, True), db) for field in fields]
     columns = list(zip(*rows, strict=True)) if rows else [[] for _ in POINT_COLUMNS]
     params = [*values, *map(_array_literal, columns)]
+    if budget is not None:
+        window, client = budget.window_start, budget.client
+        params = [window, window, client, budget.cost, budget.limit, *params]
     if reuse:
         params = [run.dataset_id, run.settings_key, *params]
-    name = "popforecasts_run_reuse_or_store" if reuse else "popforecasts_run_store"
+    name = "popforecasts_run_" + ("reuse_or_store" if reuse else "store")
+    name += "_charged" if budget is not None else ""
     with db.cursor() as cursor:
-        _execute(db, cursor, name, _insert_sql(reuse=reuse), params)
-        run.pk, created = cursor.fetchone()
+        _execute(db, cursor, name, _insert_sql(reuse=reuse, charged=budget is not None), params)
+        answer = cursor.fetchone()
+    if answer is None:  # only a charge can keep a run from being stored or found
+        raise budget.spent()
+    run.pk, created = answer
     if created:
         run._state.adding = False
         run._state.db = db.alias
@@ -225,11 +254,13 @@ def _array_literal(column) -> str:
 
 
 @functools.cache
-def _insert_sql(*, reuse: bool) -> str:
+def _insert_sql(*, reuse: bool, charged: bool = False) -> str:
     """One statement that inserts a run and its points (six arrays, UNNEST) and gives the run's
     id and True; with ``reuse``, first looks up the newest run with the same settings on the
     same data (``_find_sql``'s query, two more parameters in front) and, when there is one,
-    inserts nothing and gives its id and False.
+    inserts nothing and gives its id and False; with ``charged``, charges a new run to the
+    client's run budget (``_charge_sql``, five more parameters after those) and gives no row when
+    the budget is spent.
 
     Why one statement: outside a transaction PostgreSQL runs it as its own, so storing a run is
     one round trip, where BEGIN, SET LOCAL, the run's INSERT, the points' INSERT and COMMIT were
@@ -249,22 +280,49 @@ def _insert_sql(*, reuse: bool) -> str:
     point_columns = ", ".join(quote(name) for name in ("run_id", *POINT_COLUMNS))
     arrays = ", ".join(f"%s::{kind}[]" for kind in POINT_TYPES)
     insert_run = f"INSERT INTO {quote(ForecastRun._meta.db_table)} ({run_columns}) "
+    ctes = ["commit_setting AS (SELECT set_config('synchronous_commit', 'off', true))"]
     if reuse:
-        existing = f"existing AS ({_find_sql()}), "
+        ctes.append(f"existing AS ({_find_sql()})")
+    if charged:
+        ctes.extend(_charge_sql(only_if_new=reuse))
+        insert_run += f"SELECT {run_values} WHERE EXISTS (SELECT FROM charge)"
+    elif reuse:
         insert_run += f"SELECT {run_values} WHERE NOT EXISTS (SELECT FROM existing)"
-        answer = "SELECT id, false FROM existing"
     else:
-        existing = ""
         insert_run += f"VALUES ({run_values})"
-        answer = ""
-    return (
-        "WITH commit_setting AS (SELECT set_config('synchronous_commit', 'off', true)), "
-        f"{existing}new_run AS ({insert_run} RETURNING id), "
+    ctes.append(f"new_run AS ({insert_run} RETURNING id)")
+    ctes.append(
         f"new_points AS (INSERT INTO {quote(ForecastPoint._meta.db_table)} ({point_columns}) "
-        f"SELECT new_run.id, point.* FROM new_run, UNNEST({arrays}) AS point) "
-        "SELECT new_run.id, true FROM new_run, commit_setting"
-        + (f" UNION ALL {answer}" if answer else "")
+        f"SELECT new_run.id, point.* FROM new_run, UNNEST({arrays}) AS point)"
     )
+    answer = "SELECT new_run.id, true FROM new_run, commit_setting"
+    if reuse:
+        answer += " UNION ALL SELECT id, false FROM existing"
+    return "WITH " + ", ".join(ctes) + " " + answer
+
+
+def _charge_sql(*, only_if_new: bool) -> list[str]:
+    """The CTEs that charge a run to its client's budget (models.RunBudgetUse; parameters: the
+    window's start twice, the client, the cost and the limit): ``stale`` deletes the counts of
+    earlier windows, ``charge`` adds the cost to the client's count in this one and gives a row
+    when the run is within the budget, none when it is not (and then nothing is added). As in
+    throttling's cache counting, a run is refused when the count would pass the limit and the
+    window was not empty before it: a first run dearer than the whole budget goes through alone.
+    With ``only_if_new``, nothing is charged when ``existing`` found a stored run."""
+    quote = connection.ops.quote_name
+    table = quote(RunBudgetUse._meta.db_table)
+    window, client, used = (
+        quote(RunBudgetUse._meta.get_field(name).column)
+        for name in ("window_start", "client", "used")
+    )
+    condition = " WHERE NOT EXISTS (SELECT FROM existing)" if only_if_new else ""
+    return [
+        f"stale AS (DELETE FROM {table} WHERE {window} < %s)",
+        f"charge AS (INSERT INTO {table} ({window}, {client}, {used}) "
+        f"SELECT %s::bigint, %s::varchar, %s::integer{condition} "
+        f"ON CONFLICT ({window}, {client}) DO UPDATE SET {used} = {table}.{used} + EXCLUDED.{used} "
+        f"WHERE {table}.{used} + EXCLUDED.{used} <= %s::bigint RETURNING 1)",
+    ]
 
 
 def _execute(db, cursor, name: str, sql: str, params: list) -> None:

@@ -63,22 +63,17 @@ def _store_run(request, form, data) -> tuple[int | None, int]:
     does not use. Or None, with the problem added to the form and the status to answer (429 over
     budget, else 400)."""
     settings = form.cleaned_data
-    cost = {"regions": len(settings["regions"]), "years": settings["end"] - settings["start"] + 1}
-    wait = throttling.run_budget_charge(request, **cost)
-    if wait is not None:
-        existing = services.forecast_run_find(data=data, **settings)
-        if existing is not None:
-            return existing, 200
-        form.add_error(None, f"Too many forecasts stored from here; try again in {wait:.0f} s.")
-        return None, 429
+    budget = throttling.run_budget(
+        request, regions=len(settings["regions"]), years=settings["end"] - settings["start"] + 1
+    )
     try:
-        run_id, created = services.forecast_run_reuse_or_create(data=data, **settings)
+        run_id, _ = services.forecast_run_reuse_or_create(data=data, budget=budget, **settings)
+    except throttling.RunBudgetSpent as spent:
+        form.add_error(None, str(spent))
+        return None, 429
     except rules.ForecastError as error:
-        throttling.run_budget_refund(request, **cost)
         form.add_error(None, str(error))
         return None, 400
-    if not created:
-        throttling.run_budget_refund(request, **cost)
     return run_id, 200
 
 
