@@ -330,3 +330,19 @@ def test_world_rankings_the_cache_does_not_hold_draw_on_the_forecast_budget(
     assert refused["Content-Type"].startswith("text/html")  # the site's own page, not bare text
     csv_refused = client.get("/world.csv", {"from": 2037, "to": 2047})
     assert csv_refused.status_code == 429 and "Too many forecasts" in csv_refused.content.decode()
+
+
+def test_a_refused_client_gets_its_budget_again_in_the_next_window(
+    small_dataset, settings, monkeypatch
+):
+    """What a worker remembers of a refusal lasts until its window ends: in the next window the
+    client's runs are computed and stored again, from the site and the API."""
+    settings.RUNS_RATE = "1/minute"
+    client = APIClient(REMOTE_ADDR="10.9.8.4")
+    assert [_api_post(client).status_code for _ in range(3)] == [201, 429, 429]
+
+    later = throttling._now() + 60
+    monkeypatch.setattr(throttling, "_now", lambda: later)
+    assert _api_post(client).status_code == 201
+    assert _api_post(client).status_code == 429
+    assert ForecastRun.objects.count() == 2
