@@ -19,10 +19,13 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(VENV)/.installed $@
 
-## run: create .venv, install, write .env (first run), migrate, import data if there is none
-## (WPP_SOURCE, else the embedded WPP2019 file: no network needed), serve and run the task worker
-## (Procfile.dev; Ctrl-C stops both). With DEBUG on (.env) it listens on 127.0.0.1 only.
+## run: create .venv, install, write .env (first run), compile the project's bytecode (where
+## PYTHONDONTWRITEBYTECODE is set, Python would compile it again at every start), migrate, import
+## data if there is none (WPP_SOURCE, else the embedded WPP2019 file: no network needed), serve and
+## run the task worker (Procfile.dev; Ctrl-C stops both). With DEBUG on (.env) it listens on
+## 127.0.0.1 only.
 run: $(VENV)/.installed .env
+	$(BIN)/python -m compileall -q forecasts popsite
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py import_wpp --if-empty $${WPP_SOURCE:+"$$WPP_SOURCE"}
 	$(BIN)/python manage.py backtest --site --if-outdated
