@@ -54,8 +54,9 @@ class RunBudget:
     ``now``. The store charges it when, and only when, it stores a new run (services.runs): on
     PostgreSQL inside the statement that stores the run (models.RunBudgetUse), so the budget
     costs no round trip of its own (with its Redis round trip the form ran 553 and 497 req/s,
-    without any budget 627 and 725, README); elsewhere in the shared cache (``charge_in_cache``). Opening a run already stored, or a
-    forecast that is refused, charges nothing.
+    without any budget 627 and 725, README); elsewhere in the shared cache
+    (``charge_in_cache``). Opening a run already stored, or a forecast that is refused, charges
+    nothing.
 
     Because the forecast is computed before the store charges it, a refusal is remembered by
     each process for the rest of its window (``known_spent``): a client past its budget does not

@@ -4,6 +4,7 @@ the API, one for the forecasts GET /api/forecast/ computes."""
 from unittest import mock
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from forecasts import rules, throttling
@@ -338,11 +339,13 @@ def test_a_refused_client_gets_its_budget_again_in_the_next_window(
     """What a worker remembers of a refusal lasts until its window ends: in the next window the
     client's runs are computed and stored again, from the site and the API."""
     settings.RUNS_RATE = "1/minute"
-    client = APIClient(REMOTE_ADDR="10.9.8.4")
-    assert [_api_post(client).status_code for _ in range(3)] == [201, 429, 429]
+    api, site = APIClient(REMOTE_ADDR="10.9.8.4"), Client(REMOTE_ADDR="10.9.8.4")
+    form = {"regions": ["900"], "from": "2040", "to": "2041", "lags": "3", "level": "0.95"}
+    assert [_api_post(api).status_code for _ in range(3)] == [201, 429, 429]
+    assert site.post("/", form).status_code == 429
 
     later = throttling._now() + 60
     monkeypatch.setattr(throttling, "_now", lambda: later)
-    assert _api_post(client).status_code == 201
-    assert _api_post(client).status_code == 429
+    assert site.post("/", form).status_code == 302
+    assert _api_post(api).status_code == 429
     assert ForecastRun.objects.count() == 2
