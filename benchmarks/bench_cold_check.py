@@ -43,11 +43,24 @@ def run_once(command, env) -> tuple[float, float]:
     return wall, cpu
 
 
-def heaviest_imports(python, env, count=8) -> tuple[list[tuple[float, str]], set[str]]:
-    """The ``count`` top-level imports with the largest cumulative time (ms, name) of one run,
-    and every module name imported."""
+# `manage.py check` in one process that then lists what it imported: -X importtime also lists
+# modules it only looked for (DRF tries `requests`, absent from a server's install).
+CHECK_THEN_LIST = """
+import sys
+sys.argv = ["manage.py", "check"]
+try:
+    with open("manage.py") as source:  # not runpy: it imports modules `check` does not
+        exec(compile(source.read(), "manage.py", "exec"), {"__name__": "__main__"})
+finally:
+    sys.stderr.write("MODULES " + " ".join(sorted(sys.modules)) + "\\n")
+"""
+
+
+def imports_of_one_run(python, env, count=8) -> tuple[list[tuple[float, str]], set[str]]:
+    """The ``count`` top-level imports with the largest cumulative time (ms, name) of one run of
+    `check`, and the names of every module it imported."""
     result = subprocess.run(
-        [python, "-X", "importtime", "manage.py", "check"],
+        [python, "-X", "importtime", "-c", CHECK_THEN_LIST],
         cwd=ROOT,
         env=env,
         check=True,
@@ -56,21 +69,13 @@ def heaviest_imports(python, env, count=8) -> tuple[list[tuple[float, str]], set
     )
     top, names = [], set()
     for line in result.stderr.splitlines():
-        if not line.startswith("import time:") or "|" not in line:
-            continue
-        _, cumulative, name = line.removeprefix("import time:").split("|")
-        if not cumulative.strip().isdigit():
-            continue  # the header line
-        names.add(name.strip())
-        if not name.startswith("  "):  # top level (one space after the bar)
-            top.append((int(cumulative) / 1000, name.strip()))
+        if line.startswith("MODULES "):
+            names = set(line.split()[1:])
+        elif line.startswith("import time:") and line.count("|") == 2:
+            _, cumulative, name = line.removeprefix("import time:").split("|")
+            if cumulative.strip().isdigit() and not name.startswith("  "):  # top level
+                top.append((int(cumulative) / 1000, name.strip()))
     return sorted(top, reverse=True)[:count], names
-
-
-def installed(python, module) -> bool:
-    """Whether ``module`` can be imported by ``python`` (importtime also lists failed attempts)."""
-    probe = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"
-    return subprocess.run([python, "-c", probe], check=False).returncode == 0
 
 
 def spread(values) -> str:
@@ -90,20 +95,17 @@ def main():
         command = [arguments.python, "manage.py", "check"]
         run_once(command, env)  # not counted: fills the page cache
         runs = [run_once(command, env) for _ in range(arguments.runs)]
-        top, names = heaviest_imports(arguments.python, env)
+        top, names = imports_of_one_run(arguments.python, env)
     walls, cpus = [wall for wall, _ in runs], [cpu for _, cpu in runs]
     median = statistics.median(walls)
     verdict = "met" if median <= TARGET_SECONDS else "MISSED"
-    has_requests = installed(arguments.python, "requests")
     print(f"manage.py check, cold, {arguments.runs} runs of {arguments.python}")
     dont_write = "set" if os.environ.get("PYTHONDONTWRITEBYTECODE") else "not set"
     print(f"  the project's bytecode compiled first (PYTHONDONTWRITEBYTECODE {dont_write})")
     print(f"  wall s min / median / max  {spread(walls)}  (target {TARGET_SECONDS} s: {verdict})")
     print(f"  CPU s  min / median / max  {spread(cpus)}")
-    print(
-        f"  {len(names)} modules imported; requests "
-        + ("installed (DRF imports it)" if has_requests else "not installed (as on a server)")
-    )
+    requests = "imported (DRF imports it when installed)" if "requests" in names else "not imported"
+    print(f"  {len(names)} modules imported; requests {requests}")
     heavy = sorted(name for name in names if name.split(".")[0] in HEAVY)
     print(f"  numpy, pandas, scipy, statsmodels: {', '.join(heavy) if heavy else 'none imported'}")
     print("  heaviest top-level imports (cumulative ms, one run):")
