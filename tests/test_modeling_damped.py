@@ -378,8 +378,72 @@ def test_a_region_factor_follows_the_largest_past_errors():
     scores[steady] = np.sqrt(np.mean(scores[jumpy] ** 2))  # the same mean square, spread evenly
     weights = longrange_calibration._origin_weights(hs, orig, 5)
 
-    factors, _ = longrange_calibration._region_factors(keys, hs, scores, weights, 5)
+    factors, _, _ = longrange_calibration._region_factors(keys, hs, scores, weights, 5)
 
-    ordinary = np.median([factors[f"r{region}"] for region in range(2, 60)])
-    assert factors["r0"] > 1.5 * factors["r1"]
-    assert factors["r0"] > 1.5 * ordinary
+    last = {key: values[-1] for key, values in factors.items()}  # all horizons: the far ones'
+    ordinary = np.median([last[f"r{region}"] for region in range(2, 60)])
+    assert last["r0"] > 1.5 * last["r1"]
+    assert last["r0"] > 1.5 * ordinary
+
+
+def test_region_factors_differ_by_horizon_band():
+    """A region whose forecasts missed by far at ten years (a war, a migration) but were ordinary
+    one year ahead gets a large factor for the far horizons and an ordinary one for next year:
+    its one-year interval is not widened by its ten-year misses (one factor for all horizons
+    widened both)."""
+    rng = np.random.default_rng(11)
+    keys, hs, scores, orig = [], [], [], []
+    for region in range(60):
+        for origin in range(1980, 2010):
+            for h in range(1, 11):
+                keys.append(f"r{region}")
+                hs.append(h)
+                orig.append(origin)
+                far_miss = region == 0 and h >= 6 and origin >= 2000
+                scores.append(rng.normal() * (8.0 if far_miss else 1.0))
+    keys, hs, scores, orig = np.array(keys), np.array(hs), np.array(scores), np.array(orig)
+    weights = longrange_calibration._origin_weights(hs, orig, 10)
+
+    factors, _, _ = longrange_calibration._region_factors(keys, hs, scores, weights, 10)
+
+    ordinary = np.median([factors[f"r{region}"][0] for region in range(1, 60)])
+    assert len(factors["r0"]) == len(longrange_calibration.BANDS)
+    assert factors["r0"][0] < 1.2 * ordinary
+    assert factors["r0"][-1] > 2 * ordinary
+
+
+def test_an_ordinary_growth_rate_passes_the_cap_unchanged_next_year():
+    """A region growing 2 %/year for decades is forecast to grow 2 %/year next year, not 1.96 %:
+    the cap saturates only beyond KNEE near the origin (GCAP * tanh took 2 % of a 2 % growth,
+    the largest part of the one-year error). Fast growth is still capped, and further ahead the
+    pull towards slower growth applies."""
+    persons = 1e6 * np.exp(0.02 * np.arange(71))
+    mean, _ = longrange.predict(longrange.fit(persons[None, :]), 30)
+    growth = np.diff(np.log(np.concatenate([persons[-1:], mean[0]])))
+    assert growth[0] == pytest.approx(0.02, abs=1e-12)
+    assert np.all(growth[5:] < 0.02)
+    boom = 1e5 * np.exp(0.15 * np.arange(71))
+    mean, _ = longrange.predict(longrange.fit(boom[None, :]), 1)
+    assert np.log(mean[0, 0] / boom[-1]) < longrange.GCAP
+
+
+@pytest.mark.parametrize(
+    ("code", "origin"), [(772, 2010), (238, 2000)], ids=["Tokelau from 2010", "Falklands from 2000"]
+)
+def test_a_rounding_step_is_not_forecast_as_growth(estimates, code, origin):
+    """Tokelau (1,000 people, published in thousands) stepped from 2,000 to 1,000 in 2001 and
+    stayed there; the Falklands stepped from 2,000 to 3,000 in 1994. Read as growth rates, the
+    steps made the forecast fall 7 %/year (25 % off over 2011-2020) and double (49 % off over
+    2001-2020). Their calibration keeps a share of the forecast change chosen on their own past
+    forecasts, so the forecast stays within 5 % of the record; a large country keeps its whole
+    forecast (share 1)."""
+    horizon = 2020 - origin
+    past = cut(estimates, origin)
+    table = damped.table_from_json(damped.calibrate(past, last_year=origin))
+    value, _, _ = forecast_arrays({code: past[code]}, table, 0.95, origin + 1, 2020)
+    years, persons = estimates[code]
+    actual = persons[(years > origin) & (years <= 2020)]
+    assert len(actual) == horizon
+    assert np.mean(np.abs(value[0] - actual) / actual) < 0.05
+    assert table.share(code) < 0.5
+    assert table.share(900) == 1.0 and "900" not in table.shares

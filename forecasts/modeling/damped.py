@@ -214,13 +214,12 @@ def _computed_group(members, last_year, start, end, level, table, keys, fits):
     count = end - start + 1
     value = np.full((len(members), count), np.nan)
     lower, upper = value.copy(), value.copy()
-    factors = [table.factor(key) if table is not None else 1.0 for key in keys]
     inside_to = min(end, last_year)
     if start <= inside_to:
         one_step = longrange.predict_in_sample(matrix, fit)
         mean = one_step[:, max(start, first) - first : inside_to - first + 1]
         scale = np.where(fit.constant, 0.0, 0.01)[:, None] * np.ones_like(mean)
-        low, high = _bounds(mean, scale, table, np.ones(mean.shape[1], dtype=int), level, factors)
+        low, high = _bounds(mean, scale, table, np.ones(mean.shape[1], dtype=int), level, keys)
         target = slice(max(start, first) - start, inside_to - start + 1)
         value[:, target], lower[:, target], upper[:, target] = mean, low, high
     if end > last_year:
@@ -228,7 +227,8 @@ def _computed_group(members, last_year, start, end, level, table, keys, fits):
         # The horizons asked (years ahead of last_year); bounds are computed for those alone.
         horizons = np.arange(max(start, last_year + 1) - last_year, end - last_year + 1)
         mean, scale = mean[:, horizons - 1], scale[:, horizons - 1]
-        low, high = _bounds(mean, scale, table, horizons, level, factors)
+        _keep_shares(mean, fit.last_log, table, keys)
+        low, high = _bounds(mean, scale, table, horizons, level, keys)
         target = slice(max(start, last_year + 1) - start, count)
         value[:, target], lower[:, target], upper[:, target] = mean, low, high
     _flatten_constant(members, first, start, value, lower, upper)
@@ -301,7 +301,18 @@ def _flatten_constant(members, first, start, value, lower, upper):
             value[row, begin:] = lower[row, begin:] = upper[row, begin:] = values[0]
 
 
-def _bounds(mean, scale, table, horizons, level, factors):
+def _keep_shares(mean, last_log, table, keys) -> None:
+    """Forecasts ``mean`` of the rounded tiny series that keep only a share of their change
+    (longrange_calibration.growth_shares), in place; the others are left exactly as they are."""
+    if table is None or not table.shares:
+        return
+    shares = np.array([table.share(key) for key in keys])
+    rows = shares < 1.0
+    if rows.any():
+        mean[rows] = longrange.with_share(last_log[rows], mean[rows], shares[rows])
+
+
+def _bounds(mean, scale, table, horizons, level, keys):
     if table is None:
         return longrange_table.normal_interval(mean, scale, level)
-    return longrange_table.interval(mean, scale, table, horizons, level, factors)
+    return longrange_table.interval(mean, scale, table, horizons, level, table.factor_rows(keys))

@@ -2,13 +2,17 @@
 
 ``calibrate`` backtests the model from every origin, divides each log error by the forecast's
 log_scale (a score) and stores per-horizon quantiles of the signed scores on a fixed probability
-grid, plus a region factor: the region's own past score size relative to all regions', shrunk
-towards 1. Horizons too far for enough origins to reach are extrapolated by a power law in h
-fitted to the measured tail. longrange_table.interval reads the result.
+grid, plus region factors: the region's own past score size relative to all regions', shrunk
+towards 1, one per horizon band (BANDS). Horizons too far for enough origins to reach are
+extrapolated by a power law in h fitted to the measured tail. longrange_table.interval reads the
+result. Before the scores, it chooses the growth share of every rounded tiny series
+(``growth_shares``) from the same backtests.
 The parameters were chosen on validation windows (origins 1970–1995, judged on years <= 2005).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -29,15 +33,37 @@ PROB_GRID = np.concatenate(
 # 4800-9600 pseudo-scores, half-lives 2.5-3: 9.31-9.36). With half-lives 2.5-3 and 1600-4800
 # pseudo-scores: power 3 9.82-10.97, 3.5 9.56-10.14, 4 9.45-9.61, 5 9.31-9.81; power 6 with
 # 4800-9600: 9.34-9.66.
+# Model version 5 (the cap no longer shrinks ordinary growth near the origin, so one-year errors
+# fell to a third): one factor per horizon band, and 25,600 pseudo-scores. On the selection
+# windows, geometric mean interval score 9.63 with one factor and 6,400; 9.38 with one factor and
+# 25,600 (coverage 97-98 % at short horizons: the short horizons' errors no longer looked like the
+# long ones'); 9.28 with these bands and 25,600 (bands 1,3,6: 9.25; 1,2,4,7: 9.22; 1,2,3,4,6: 9.28;
+# 1,2,4,8,16 with its own factor for every band, the long ones from few old origins: 11.6).
 FACTOR_POWER = 5.0
-SHRINKAGE = 6400.0
+SHRINKAGE = 25600.0
+# Band starts: h = 1, 2, 3-5 each have their region's factor from its scores at those horizons;
+# from 6 years ahead on, the factor from all its scores (few origins reach the long horizons).
+BANDS = (1, 2, 3, 6)
 MIN_ORIGINS = 5  # a horizon is measured when this many origins reach it (and >= 50 scores)
 MIN_SCORES = 50
 # Years: recent origins' errors are smaller than older ones (the estimates of recent decades are
 # smoother), so the scores of an origin weigh half as much as those of one 2.5 years later.
 HALF_LIFE = 2.5
-WIDEN = 1.05  # extrapolated quantiles: the least widening with >= 90 % validation coverage
+WIDEN = 1.0  # extrapolated quantiles: the least widening with >= 90 % validation coverage (1.05 before
+# version 5, whose extrapolation read the shape in h of quantiles divided by several bands' factors)
 MIN_YEARS_BEFORE = 4  # an origin backtests the histories that start 4 or more years before it
+# Growth shares of rounded tiny series (``growth_shares``): chosen on the series' own forecasts
+# from the SHARE_ORIGINS origins before, each judged on its errors up to SHARE_HORIZON years ahead
+# that are known by then, an origin weighing half as much as one SHARE_HALF_LIFE years later.
+SHARE_ORIGINS = 15
+SHARE_HORIZON = 10
+SHARE_HALF_LIFE = 5.0
+SHARE_GRID = np.linspace(1.0, 0.0, 21)  # from 1 down: a tie keeps the whole forecast
+# The chosen shrinking applies in full to series rounded far beyond this (rounding noise: half the
+# rounding unit over the value; 0.005 is a region of 100,000 people published in thousands) and
+# half at it: (r / R)^2 / (1 + (r / R)^2). Larger regions keep their whole forecast.
+SHARE_ROUNDING = 0.005
+MIN_GATE = 0.01  # below (rounding noise under 0.0005: a million people in thousands), share 1
 
 
 def calibrate(histories: dict, origins, max_horizon: int) -> Table:
@@ -46,33 +72,136 @@ def calibrate(histories: dict, origins, max_horizon: int) -> Table:
     Only the years the histories record are used: to judge a forecast from origin Y honestly, pass
     histories cut after Y and origins < Y. See ``table_from_scores``.
     """
-    keys, hs, scores, orig = backtest_scores(histories, origins, max_horizon)
-    return table_from_scores(keys, hs, scores, orig, origins, max_horizon, envelope(histories))
+    runs = backtests(histories, origins, max_horizon)
+    if not runs:
+        raise ValueError("no backtest scores from these origins")
+    keys, hs, scores, orig = backtest_scores(runs)
+    shares = _shares_at_end(runs, histories)
+    return table_from_scores(
+        keys, hs, scores, orig, origins, max_horizon, envelope(histories), shares
+    )
 
 
-def backtest_scores(histories: dict, origins, max_horizon: int):
-    """(keys, horizons, signed scores, origins) of every recorded year after every origin.
+@dataclass
+class Backtest:
+    """The model's forecasts of every history from one origin, fitted on the years up to it.
 
-    Each origin fits all histories cut after it (batched) and forecasts ``max_horizon`` years.
-    Constant series (log_scale 0) give no scores.
+    ``change`` the forecast log change from the last value (series, horizons), ``actual`` the
+    recorded one (NaN where not recorded), ``scale`` the log_scale, ``rounding`` the series'
+    rounding noise at the origin, ``share`` the growth share each series keeps (``growth_shares``).
     """
-    keys_all, hs, scores, orig = [], [], [], []
+
+    origin: int
+    keys: list
+    change: np.ndarray
+    actual: np.ndarray
+    scale: np.ndarray
+    rounding: np.ndarray
+    share: np.ndarray
+
+
+def backtests(histories: dict, origins, max_horizon: int) -> list[Backtest]:
+    """One Backtest per origin that has histories to forecast (all fitted in one batch), with
+    each series' growth share chosen on the backtests before it."""
+    runs = []
     for origin in origins:
         cut = _cut_at(histories, origin, max_horizon)
         if cut is None:
             continue
         keys, past, actual = cut
-        mean, scale = longrange.predict(longrange.fit(past), max_horizon)
-        err = np.log(actual) - np.log(mean)
-        ok = np.isfinite(err) & (scale > 0)
+        fit = longrange.fit(past)
+        mean, scale = longrange.predict(fit, max_horizon)
+        runs.append(
+            Backtest(
+                origin=origin,
+                keys=keys,
+                change=np.log(mean) - fit.last_log[:, None],
+                actual=np.log(actual) - fit.last_log[:, None],
+                scale=scale,
+                rounding=fit.rounding,
+                share=np.ones(len(keys)),
+            )
+        )
+    for run in runs:
+        chosen = growth_shares(runs, run.origin, dict(zip(run.keys, run.rounding, strict=True)))
+        run.share = np.array([chosen.get(key, 1.0) for key in run.keys])
+    return runs
+
+
+def backtest_scores(runs: list[Backtest]):
+    """(keys, horizons, signed scores, origins) of every recorded year after every origin: the
+    log error of the forecast that keeps its growth share, over its log_scale. Constant series
+    (log_scale 0) give no scores."""
+    keys_all, hs, scores, orig = [], [], [], []
+    for run in runs:
+        err = run.actual - run.share[:, None] * run.change
+        ok = np.isfinite(err) & (run.scale > 0)
         r, c = np.nonzero(ok)
-        keys_all.extend(keys[i] for i in r)
+        keys_all.extend(run.keys[i] for i in r)
         hs.append(c + 1)
-        scores.append(err[ok] / scale[ok])
-        orig.append(np.full(len(r), origin))
+        scores.append(err[ok] / run.scale[ok])
+        orig.append(np.full(len(r), run.origin))
     if not hs:
         raise ValueError("no backtest scores from these origins")
     return keys_all, np.concatenate(hs), np.concatenate(scores), np.concatenate(orig)
+
+
+def growth_shares(runs: list[Backtest], origin: int, rounding: dict) -> dict:
+    """{key: share} for the series forecast from ``origin`` whose share is below 1.
+
+    A series' share s is the one of SHARE_GRID whose forecasts, keeping s of their log change,
+    had the least weighted absolute log error in its backtests from the SHARE_ORIGINS origins
+    before ``origin``, over the horizons up to SHARE_HORIZON known by then. Only rounding earns
+    a share below 1: the shrinking chosen is applied in proportion to (r / R)^2 / (1 + (r / R)^2),
+    r the series' ``rounding`` at ``origin``, R = SHARE_ROUNDING. Why: WPP publishes thousands,
+    so a territory of 1,000 to 3,000 people moves in steps of a third or a half; the model reads a
+    step as a growth rate and forecasts it for years (Tokelau -7 %/year from 2010, the Falklands
+    doubling from 2000) while the record stays flat. The series' own past says how much of its
+    forecast growth to trust, from holding it flat (0) to all of it (1).
+    """
+    gates = {key: _gate(r) for key, r in rounding.items()}
+    gates = {key: gate for key, gate in gates.items() if gate >= MIN_GATE}
+    cost: dict = {}
+    for run in runs:
+        if not gates or not origin - SHARE_ORIGINS <= run.origin < origin:
+            continue
+        rows = [row for row, key in enumerate(run.keys) if key in gates]
+        known = min(SHARE_HORIZON, origin - run.origin)
+        weight = 0.5 ** ((origin - 1 - run.origin) / SHARE_HALF_LIFE)
+        actual, change = run.actual[rows, :known], run.change[rows, :known]
+        # (series, horizons, grid): the error of keeping each share of the change
+        err = np.abs(actual[..., None] - SHARE_GRID * change[..., None])
+        per_share = weight * np.nansum(err, axis=1)
+        judged = np.isfinite(actual).any(axis=1)
+        for position, row in enumerate(rows):
+            if judged[position]:
+                key = run.keys[row]
+                cost[key] = cost.get(key, 0.0) + per_share[position]
+    shares = {}
+    for key, total in cost.items():
+        share = 1.0 - (1.0 - SHARE_GRID[np.argmin(total)]) * gates[key]
+        if share < 1.0:
+            shares[key] = float(share)
+    return shares
+
+
+def _gate(rounding: float) -> float:
+    """(r / R)^2 / (1 + (r / R)^2), R = SHARE_ROUNDING: how much of the chosen shrinking applies."""
+    ratio = (rounding / SHARE_ROUNDING) ** 2
+    return ratio / (1.0 + ratio)
+
+
+def _shares_at_end(runs: list[Backtest], histories: dict) -> dict:
+    """{key: share} of the histories forecast from their last year (``growth_shares`` from there,
+    with their rounding noise as recorded), for those whose share is below 1."""
+    by_last: dict = {}
+    for key, (years, values) in histories.items():
+        rounding = float(longrange.rounding_noise(np.asarray(values, float)[None, :])[0])
+        by_last.setdefault(int(np.asarray(years)[-1]), {})[key] = rounding
+    shares = {}
+    for last, rounding in by_last.items():
+        shares.update(growth_shares(runs, last, rounding))
+    return shares
 
 
 def _cut_at(histories: dict, origin: int, max_horizon: int):
@@ -119,20 +248,22 @@ def envelope(histories: dict) -> list:
     return np.maximum.accumulate(np.asarray(out)).tolist() if out else []
 
 
-def table_from_scores(keys, hs, scores, orig, origins, max_horizon, envelope) -> Table:
+def table_from_scores(keys, hs, scores, orig, origins, max_horizon, envelope, shares) -> Table:
     """Quantiles and region factors from backtest scores (see the helpers for each step)."""
     wts = _origin_weights(hs, orig, max_horizon)
-    factors, normalised = _region_factors(keys, hs, scores, wts, max_horizon)
+    factors, normalised, long_normalised = _region_factors(keys, hs, scores, wts, max_horizon)
     quantiles, counts = _pooled_quantiles(normalised, hs, orig, wts, max_horizon)
     return Table(
         probs=PROB_GRID.tolist(),
         quantiles=quantiles,
-        exponent=_tail_exponent(np.asarray(quantiles)),
+        exponent=_tail_exponent(long_normalised, hs, wts, len(quantiles)),
         factors=factors,
         origins=[int(o) for o in origins],
         counts=counts,
         widen=float(WIDEN),
         envelope=list(envelope),
+        bands=list(BANDS),
+        shares={str(key): share for key, share in shares.items()},
     )
 
 
@@ -149,13 +280,17 @@ def _origin_weights(hs, orig, max_horizon) -> np.ndarray:
     return 2.0 ** (-(last[hs] - orig) / HALF_LIFE)
 
 
-def _region_factors(keys, hs, scores, wts, max_horizon) -> tuple[dict, np.ndarray]:
-    """({region: factor}, scores divided by their region's factor).
+def _region_factors(keys, hs, scores, wts, max_horizon) -> tuple[dict, np.ndarray, np.ndarray]:
+    """({region: [factor of each band]}, scores divided by their region's factor at their
+    horizon, scores divided by their region's factor of the last band).
 
-    Factor = ((k + sum w r^p) / (k + sum w)) ** (1 / p), p = FACTOR_POWER, r the region's |score|
-    over the pooled weighted median |score| at the same horizon, k = SHRINKAGE pseudo-scores of
-    size 1 (scaled to the mean weight): a region with few or ordinary scores keeps a factor near
-    1, one with a few very large errors gets a large factor.
+    Factor = ((k + sum w r^p) / (k + sum w)) ** (1 / p) over the region's scores in the band
+    (the last band: all its scores), p = FACTOR_POWER, r the region's |score| over the pooled
+    weighted median |score| at the same horizon, k = SHRINKAGE pseudo-scores of size 1 (scaled to
+    the band's mean weight): a region with few or ordinary scores keeps a factor near 1, one with
+    a few very large errors gets a large factor. Why bands: a region's largest misses are often
+    at one range of horizons only (a war ten years after an origin; a rounding step one year
+    after it), and one factor for all horizons widened its interval at every horizon for them.
     """
     keys = np.array([str(k) for k in keys])
     med = np.zeros(max_horizon + 1)
@@ -164,12 +299,23 @@ def _region_factors(keys, hs, scores, wts, max_horizon) -> tuple[dict, np.ndarra
         med[h] = _wquantile(np.abs(scores[sel]), wts[sel], np.array([0.5]))[0] or 1.0
     rel = (np.abs(scores) / med[hs]) ** FACTOR_POWER
     uniq, inv = np.unique(keys, return_inverse=True)
-    sums = np.bincount(inv, weights=rel * wts, minlength=len(uniq))
-    cnts = np.bincount(inv, weights=wts, minlength=len(uniq))
-    k_eff = SHRINKAGE * wts.mean()
-    fac = ((k_eff + sums) / (k_eff + cnts)) ** (1 / FACTOR_POWER)
-    factors = {k: float(v) for k, v in zip(uniq, fac, strict=True)}
-    return factors, scores / fac[inv]
+    band = band_of(hs)
+    fac = np.ones((len(uniq), len(BANDS)))
+    for j in range(len(BANDS)):
+        sel = band == j if j < len(BANDS) - 1 else np.ones(len(hs), dtype=bool)
+        if not sel.any():
+            continue
+        sums = np.bincount(inv[sel], weights=rel[sel] * wts[sel], minlength=len(uniq))
+        cnts = np.bincount(inv[sel], weights=wts[sel], minlength=len(uniq))
+        k_eff = SHRINKAGE * wts[sel].mean()
+        fac[:, j] = ((k_eff + sums) / (k_eff + cnts)) ** (1 / FACTOR_POWER)
+    factors = {key: fac[i].tolist() for i, key in enumerate(uniq)}
+    return factors, scores / fac[inv, band], scores / fac[inv, -1]
+
+
+def band_of(horizons) -> np.ndarray:
+    """The index in BANDS of each horizon's band."""
+    return np.searchsorted(BANDS, np.asarray(horizons), side="right") - 1
 
 
 def _pooled_quantiles(normalised, hs, orig, wts, max_horizon) -> tuple[list, list]:
@@ -186,15 +332,23 @@ def _pooled_quantiles(normalised, hs, orig, wts, max_horizon) -> tuple[list, lis
     return quantiles, counts
 
 
-def _tail_exponent(q: np.ndarray) -> float:
-    """Power of h in the central-95 % width over the measured tail H/2..H, clipped to [-0.5, 1]:
-    the log_scale already grows like h, so the table only corrects its shape."""
-    H = len(q)
-    lo, hi = np.searchsorted(PROB_GRID, 0.025), np.searchsorted(PROB_GRID, 0.975)
-    width = q[:, hi] - q[:, lo]
-    tail = np.arange(max(1, H // 2), H + 1)
-    if len(tail) >= 2 and np.all(width[tail - 1] > 0):
-        exponent = float(np.polyfit(np.log(tail), np.log(width[tail - 1]), 1)[0])
+def _tail_exponent(long_normalised, hs, wts, measured: int) -> float:
+    """Power of h in the central-95 % width of the scores over the measured tail H/2..H, clipped
+    to [-0.5, 1]: the log_scale already grows like h, so the table only corrects its shape.
+
+    The scores are those divided by their region's factor of the last band, the one the far
+    horizons use: the measured tail can span several bands (H = 6 from an origin with ten years
+    of origins before it), and quantiles of scores divided by different factors have no common
+    shape (version 5's first try read an exponent of 0.1 there, and 1970 h=40 covered 86 %)."""
+    tail = np.arange(max(1, measured // 2), measured + 1)
+    width = np.array(
+        [
+            np.diff(_wquantile(long_normalised[hs == h], wts[hs == h], np.array([0.025, 0.975])))[0]
+            for h in tail
+        ]
+    )
+    if len(tail) >= 2 and np.all(width > 0):
+        exponent = float(np.polyfit(np.log(tail), np.log(width), 1)[0])
     else:
         exponent = 0.0
     return float(np.clip(exponent, -0.5, 1.0))

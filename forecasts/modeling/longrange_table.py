@@ -15,7 +15,6 @@ import numpy as np
 
 ENV_SCALE = 0.5  # each side of the log interval is at most half the largest recorded change
 COLUMNS_KEPT = 64  # score quantile columns a table remembers (levels asked; the default first)
-SINGLE_BAND = [1]  # one region factor for all horizons, recorded as such in the JSON
 
 
 @dataclass
@@ -25,8 +24,10 @@ class Table:
     ``quantiles[h-1][j]`` is the ``probs[j]`` quantile of the signed score
     (log actual - log forecast) / (log_scale * region factor) at horizon h, pooled over regions and
     origins, for the measured horizons 1..H. ``exponent`` extrapolates beyond H:
-    q(h) = q(H) * (h / H) ** exponent * widen. ``factors`` maps region key -> factor (1 for an
-    unseen region); ``envelope`` the largest |h-year log change| of any history, h = 1, 2 ...
+    q(h) = q(H) * (h / H) ** exponent * widen. ``factors`` maps region key -> its factor in each
+    horizon band (``bands``: the first horizon of each; 1 for an unseen region); ``envelope`` the
+    largest |h-year log change| of any history, h = 1, 2 ...; ``shares`` region key -> the share
+    of its forecast change a rounded tiny series keeps (1 when absent).
     """
 
     probs: list
@@ -37,6 +38,8 @@ class Table:
     counts: list
     widen: float
     envelope: list
+    bands: list = field(default_factory=lambda: [1])
+    shares: dict = field(default_factory=dict)
     # The quantile column of each level asked (probability -> measured horizons 1..H): a request
     # reads two, and building one interpolates every horizon. Not part of the table's data.
     _columns: dict = field(default_factory=dict, repr=False, compare=False)
@@ -80,14 +83,25 @@ class Table:
             self._columns[prob] = column
         return column
 
-    def factor(self, key) -> float:
-        """The region factor of ``key`` (1 for a region the calibration did not see)."""
-        return float(self.factors.get(str(key), 1.0))
+    def factor(self, key) -> list:
+        """The region factors of ``key`` by horizon band (1 for a region the calibration did not
+        see)."""
+        factors = self.factors.get(str(key))
+        if factors is None:
+            return [1.0] * len(self.bands)
+        return [float(f) for f in np.broadcast_to(factors, len(self.bands))]
 
-    def factor_matrix(self, keys, horizons) -> np.ndarray:
-        """(series, steps) region factors for ``keys`` at ``horizons`` (for ``interval``)."""
-        column = np.array([self.factor(k) for k in keys])
-        return np.repeat(column[:, None], len(np.atleast_1d(horizons)), axis=1)
+    def factor_rows(self, keys) -> np.ndarray:
+        """(series, bands) region factors of ``keys`` (for ``interval``)."""
+        return np.array([self.factor(key) for key in keys], dtype=float).reshape(len(keys), -1)
+
+    def band_of(self, horizons) -> np.ndarray:
+        """The index in ``bands`` of each horizon's band."""
+        return np.searchsorted(self.bands, np.asarray(horizons), side="right") - 1
+
+    def share(self, key) -> float:
+        """The share of its forecast change that ``key`` keeps (``longrange.with_share``)."""
+        return float(self.shares.get(str(key), 1.0))
 
     def to_dict(self) -> dict:
         return dict(
@@ -98,14 +112,16 @@ class Table:
             origins=self.origins,
             counts=self.counts,
             widen=float(self.widen),
-            bands=list(SINGLE_BAND),
+            bands=list(self.bands),
             envelope=list(self.envelope),
+            shares=self.shares,
         )
 
     @classmethod
     def from_dict(cls, d: dict) -> Table:
-        """The table of ``to_dict``; ``bands`` is always [1] (one factor for all horizons)."""
-        return cls(**{key: value for key, value in d.items() if key != "bands"})
+        """The table of ``to_dict`` (a table of an earlier model version has one factor per
+        region and band [1], and no shares)."""
+        return cls(**d)
 
 
 def _never_narrower(column: np.ndarray, *, upper: bool) -> np.ndarray:
@@ -128,26 +144,51 @@ def interval(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Lower and upper bounds (persons) at ``level`` (0 < level < 1) for forecasts ``mean``.
 
-    ``mean``/``log_scale`` (series, steps) from ``predict``; ``horizons`` the years ahead of each
-    column; ``region_factor`` scalar, (series,) or (series, steps) from ``table.factor`` /
-    ``table.factor_matrix``. A zero log_scale (constant series) gives a zero-width interval. Each
-    side w is bounded smoothly, w -> E tanh(w / E), E = ENV_SCALE * table.bound(h): without it the
-    regions with huge region factors (rounded tiny series, Gulf states) reached 2100 intervals
-    with upper/lower ratios of 1e8 .. 1e21.
+    ``mean``/``log_scale`` (series, steps) from ``predict``, ``log_scale`` proportional to the
+    horizon (or 0); ``horizons`` the years ahead of each column; ``region_factor`` scalar or
+    (series,) for one factor at every horizon, or (series, bands) from ``table.factor_rows``. A
+    zero log_scale (constant series) gives a zero-width interval. Each side w is bounded
+    smoothly, w -> E tanh(w / E), E = ENV_SCALE * table.bound(h): without it the regions with
+    huge region factors (rounded tiny series, Gulf states) reached 2100 intervals with
+    upper/lower ratios of 1e8 .. 1e21.
     """
     if not 0 < level < 1:
         raise ValueError("level must be between 0 and 1")
     alpha = 1 - level
-    q_lo = table.quantile(alpha / 2, horizons)
-    q_hi = table.quantile(1 - alpha / 2, horizons)
+    h = np.atleast_1d(np.asarray(horizons))
     rf = np.asarray(region_factor, float)
-    fac = rf if rf.ndim == 2 else np.broadcast_to(rf, (mean.shape[0],))[:, None]
-    s = log_scale * fac
-    w_lo = -np.minimum(q_lo[None, :], 0.0) * s
-    w_hi = np.maximum(q_hi[None, :], 0.0) * s
-    e = ENV_SCALE * table.bound(horizons)[None, :]
+    rows = rf if rf.ndim == 2 else np.broadcast_to(rf, (mean.shape[0],))[:, None]
+    rows = np.broadcast_to(rows, (mean.shape[0], len(table.bands))) if rows.shape[1] == 1 else rows
+    unit = log_scale / h[None, :]  # the log_scale of one year ahead (0.01, or 0 if constant)
+    w_lo = -_side(table, alpha / 2, h, rows, lower=True) * unit
+    w_hi = _side(table, 1 - alpha / 2, h, rows, lower=False) * unit
+    e = ENV_SCALE * table.bound(h)[None, :]
     w_lo, w_hi = e * np.tanh(w_lo / e), e * np.tanh(w_hi / e)
     return mean * np.exp(-w_lo), mean * np.exp(w_hi)
+
+
+def _side(table: Table, prob: float, h: np.ndarray, rows: np.ndarray, *, lower: bool):
+    """One side of the interval in units of a year's log_scale: q(h) * h * the region's factor of
+    h's band, or, if larger, that of the last horizon of any earlier band (a quantile past 0 on
+    this side counts as 0).
+
+    Why the earlier bands: q(h) * h never shrinks as h grows (``_never_narrower``), but a region's
+    factor can be smaller in a later band (its short-horizon errors larger than most, its long
+    ones ordinary); further ahead is never more certain, so a side never narrows at a band's
+    start. Each column depends on its own horizon alone, whatever other years a request asks."""
+    def reach(horizons):
+        q = table.quantile(prob, horizons)
+        return (np.minimum(q, 0.0) if lower else np.maximum(q, 0.0)) * horizons
+
+    band = table.band_of(h)
+    side = reach(h)[None, :] * rows[:, band]
+    for index, start in enumerate(table.bands[1:]):
+        earlier = reach(np.array([start - 1]))[0] * rows[:, index]  # the last horizon of band
+        later = band > index
+        if later.any():
+            extreme = np.minimum if lower else np.maximum
+            side[:, later] = extreme(side[:, later], earlier[:, None])
+    return side
 
 
 def normal_interval(mean, log_scale, level):
