@@ -86,14 +86,13 @@ class Table:
     def factor(self, key) -> list:
         """The region factors of ``key`` by horizon band (1 for a region the calibration did not
         see)."""
-        factors = self.factors.get(str(key))
-        if factors is None:
-            return [1.0] * len(self.bands)
-        return [float(f) for f in np.broadcast_to(factors, len(self.bands))]
+        return self.factor_rows([key])[0].tolist()
 
     def factor_rows(self, keys) -> np.ndarray:
         """(series, bands) region factors of ``keys`` (for ``interval``)."""
-        return np.array([self.factor(key) for key in keys], dtype=float).reshape(len(keys), -1)
+        unseen = [1.0] * len(self.bands)
+        rows = np.array([self.factors.get(str(key), unseen) for key in keys], dtype=float)
+        return rows.reshape(len(keys), len(self.bands))
 
     def band_of(self, horizons) -> np.ndarray:
         """The index in ``bands`` of each horizon's band."""
