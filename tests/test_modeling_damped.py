@@ -359,20 +359,25 @@ def test_a_wiggly_series_is_left_to_the_ar_members(monkeypatch):
     assert np.abs(with_local - without).max() < 1e-4
 
 
+def _scores(seed, origins, horizons, size):
+    """Backtest scores of 60 regions r0..r59 from ``origins`` at horizons 1..``horizons``: standard
+    normal draws times ``size(region, origin, h)``; (keys, horizons, scores, origins) arrays."""
+    rng = np.random.default_rng(seed)
+    rows = [
+        (f"r{region}", h, origin, rng.normal() * size(region, origin, h))
+        for region in range(60)
+        for origin in origins
+        for h in range(1, horizons + 1)
+    ]
+    keys, hs, orig, scores = (np.array(column) for column in zip(*rows, strict=True))
+    return keys, hs, scores, orig
+
+
 def test_a_region_factor_follows_the_largest_past_errors():
     """Region factors are led by a region's largest errors (a war, a migration): of two regions
     whose errors have the same mean square, the one with a single very large error gets the
     larger factor, so its interval is the wide one; ordinary regions stay near the middle."""
-    rng = np.random.default_rng(7)
-    keys, hs, scores, orig = [], [], [], []
-    for region in range(60):
-        for origin in range(1990, 2010):
-            for h in range(1, 6):
-                keys.append(f"r{region}")
-                hs.append(h)
-                orig.append(origin)
-                scores.append(rng.normal())
-    keys, hs, scores, orig = np.array(keys), np.array(hs), np.array(scores), np.array(orig)
+    keys, hs, scores, orig = _scores(7, range(1990, 2010), 5, lambda region, origin, h: 1.0)
     jumpy, steady = keys == "r0", keys == "r1"
     scores[jumpy] = np.where(np.arange(jumpy.sum()) == 50, 25.0, 0.5)
     scores[steady] = np.sqrt(np.mean(scores[jumpy] ** 2))  # the same mean square, spread evenly
@@ -391,17 +396,10 @@ def test_region_factors_differ_by_horizon_band():
     one year ahead gets a large factor for the far horizons and an ordinary one for next year:
     its one-year interval is not widened by its ten-year misses (one factor for all horizons
     widened both)."""
-    rng = np.random.default_rng(11)
-    keys, hs, scores, orig = [], [], [], []
-    for region in range(60):
-        for origin in range(1980, 2010):
-            for h in range(1, 11):
-                keys.append(f"r{region}")
-                hs.append(h)
-                orig.append(origin)
-                far_miss = region == 0 and h >= 6 and origin >= 2000
-                scores.append(rng.normal() * (8.0 if far_miss else 1.0))
-    keys, hs, scores, orig = np.array(keys), np.array(hs), np.array(scores), np.array(orig)
+    def size(region, origin, h):
+        return 8.0 if region == 0 and h >= 6 and origin >= 2000 else 1.0  # region 0's far misses
+
+    keys, hs, scores, orig = _scores(11, range(1980, 2010), 10, size)
     weights = longrange_calibration._origin_weights(hs, orig, 10)
 
     factors, _, _ = longrange_calibration._region_factors(keys, hs, scores, weights, 10)
