@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import longrange
-from .longrange_table import Table
+from .longrange_table import Table, band_index
 
 PROB_GRID = np.concatenate(
     [[0.0005, 0.001, 0.0025], np.linspace(0.005, 0.995, 199), [0.9975, 0.999, 0.9995]]
@@ -196,10 +196,14 @@ def _shares_at_end(runs: list[Backtest], histories: dict) -> dict:
     with their rounding noise as recorded), for those whose share is below 1."""
     by_last: dict = {}
     for key, (years, values) in histories.items():
-        rounding = float(longrange.rounding_noise(np.asarray(values, float)[None, :])[0])
-        by_last.setdefault(int(np.asarray(years)[-1]), {})[key] = rounding
+        by_last.setdefault(int(np.asarray(years)[-1]), {})[key] = np.asarray(values, float)
     shares = {}
-    for last, rounding in by_last.items():
+    for last, group in by_last.items():
+        width = max(len(values) for values in group.values())
+        padded = np.full((len(group), width), np.nan)  # NaN before a late start
+        for row, values in enumerate(group.values()):
+            padded[row, width - len(values) :] = values
+        rounding = dict(zip(group, longrange.rounding_noise(padded).tolist(), strict=True))
         shares.update(growth_shares(runs, last, rounding))
     return shares
 
@@ -299,7 +303,7 @@ def _region_factors(keys, hs, scores, wts, max_horizon) -> tuple[dict, np.ndarra
         med[h] = _wquantile(np.abs(scores[sel]), wts[sel], np.array([0.5]))[0] or 1.0
     rel = (np.abs(scores) / med[hs]) ** FACTOR_POWER
     uniq, inv = np.unique(keys, return_inverse=True)
-    band = band_of(hs)
+    band = band_index(BANDS, hs)
     fac = np.ones((len(uniq), len(BANDS)))
     for j in range(len(BANDS)):
         sel = band == j if j < len(BANDS) - 1 else np.ones(len(hs), dtype=bool)
@@ -311,11 +315,6 @@ def _region_factors(keys, hs, scores, wts, max_horizon) -> tuple[dict, np.ndarra
         fac[:, j] = ((k_eff + sums) / (k_eff + cnts)) ** (1 / FACTOR_POWER)
     factors = {key: fac[i].tolist() for i, key in enumerate(uniq)}
     return factors, scores / fac[inv, band], scores / fac[inv, -1]
-
-
-def band_of(horizons) -> np.ndarray:
-    """The index in BANDS of each horizon's band."""
-    return np.searchsorted(BANDS, np.asarray(horizons), side="right") - 1
 
 
 def _pooled_quantiles(normalised, hs, orig, wts, max_horizon) -> tuple[list, list]:

@@ -96,7 +96,7 @@ class Table:
 
     def band_of(self, horizons) -> np.ndarray:
         """The index in ``bands`` of each horizon's band."""
-        return np.searchsorted(self.bands, np.asarray(horizons), side="right") - 1
+        return band_index(self.bands, horizons)
 
     def share(self, key) -> float:
         """The share of its forecast change that ``key`` keeps (``longrange.with_share``)."""
@@ -121,6 +121,11 @@ class Table:
         """The table of ``to_dict`` (a table of an earlier model version has one factor per
         region and band [1], and no shares)."""
         return cls(**d)
+
+
+def band_index(bands, horizons) -> np.ndarray:
+    """The index of each horizon's band, ``bands`` the first horizon of each (ascending)."""
+    return np.searchsorted(bands, np.asarray(horizons), side="right") - 1
 
 
 def _never_narrower(column: np.ndarray, *, upper: bool) -> np.ndarray:
