@@ -118,8 +118,9 @@ class ActiveData:
             self.memo["un"] = load_un_projections(self.dataset)
         return self.memo["un"]
 
-    def backtest_mapes(self, method: str, lags: int | str) -> dict[int, float]:
-        """code -> MAPE (percent) of the region's newest backtest with these settings."""
+    def backtest_mapes(self, method: str, lags: int | str) -> dict[int, dict[int, float]]:
+        """code -> {holdout years: MAPE (percent)} of the region's newest backtest of each
+        holdout with these settings (rules.backtest_error picks the one for a forecast)."""
         key = ("mapes", method, lags)
         if key not in self.memo:
             self.memo[key] = _load_backtest_mapes(self.dataset, method, lags)
@@ -257,14 +258,16 @@ def load_un_projections(dataset: Dataset) -> dict[int, UnProjection]:
     return projections
 
 
-def _load_backtest_mapes(dataset: Dataset, method: str, lags: int | str) -> dict[int, float]:
+def _load_backtest_mapes(
+    dataset: Dataset, method: str, lags: int | str
+) -> dict[int, dict[int, float]]:
     lags_filter = {"run__lags__isnull": True} if lags == rules.LAGS_AUTO else {"run__lags": lags}
     rows = (
         BacktestResult.objects.filter(run__dataset=dataset, run__method=method, **lags_filter)
         .order_by("region_code", "-run__created_at", "-run_id")
-        .values_list("region_code", "mape")
+        .values_list("region_code", "run__holdout", "mape")
     )
-    mapes: dict[int, float] = {}
-    for code, mape in rows:
-        mapes.setdefault(code, mape)
+    mapes: dict[int, dict[int, float]] = {}
+    for code, holdout, mape in rows:
+        mapes.setdefault(code, {}).setdefault(holdout, mape)
     return mapes

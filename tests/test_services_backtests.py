@@ -196,8 +196,37 @@ def test_run_page_shows_each_regions_latest_backtest_error(client, small_dataset
 
     world, france = response.context["results"]
     assert world.backtest_mape == BacktestResult.objects.get(run=newer).mape
+    assert world.backtest_holdout == newer.holdout
     assert france.backtest_mape is None
-    assertContains(response, f"{world.backtest_mape:.2f}%")
+    assertContains(response, f"{world.backtest_mape:.2f}% ({newer.holdout} years ahead)")
+
+
+@pytest.mark.parametrize(
+    ("end", "holdout"), [(2025, 10), (2035, 20), (2050, 30), (2100, 30)], ids=str
+)
+def test_the_backtest_error_shown_is_the_one_nearest_the_forecasts_reach(
+    client, small_dataset, end, holdout
+):
+    """The site backtests 10, 20 and 30 years ahead; beside a forecast the run page and the API
+    show the error of the one whose holdout is nearest to how far the forecast reaches past the
+    data (to 2035 from 2020: 15 years, the longer of 10 and 20 on a tie), and say which. The
+    newest alone was the 30-year one, shown beside a 5-year forecast without its horizon."""
+    regions = selectors.regions_for_forecast(identifiers=["900"])
+    errors = {
+        years: BacktestResult.objects.get(
+            run=services.backtest_run_create(regions=regions, holdout=years)
+        ).mape
+        for years in (10, 20, 30)
+    }
+    assert len(set(errors.values())) == 3
+    run = services.forecast_run_create(regions=regions, start=2021, end=end).run
+
+    [world] = client.get(run.get_absolute_url()).context["results"]
+    api = APIClient().get(f"/api/forecast/?regions=900&from=2021&to={end}").json()
+
+    assert (world.backtest_mape, world.backtest_holdout) == (errors[holdout], holdout)
+    assert api["results"][0]["backtest_mape"] == pytest.approx(errors[holdout])
+    assert api["results"][0]["backtest_holdout"] == holdout
 
 
 def test_run_page_ignores_backtests_of_another_model(client, small_dataset):

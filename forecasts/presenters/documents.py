@@ -103,6 +103,7 @@ def region_result_document(result) -> dict:
         "lags": result.lags,
         "interval": result.interval_label,
         "backtest_mape": result.backtest_mape,
+        "backtest_holdout": result.backtest_holdout,
         "last_recorded_year": result.last_recorded_year,
         "history_note": result.history_note,
         "points": [

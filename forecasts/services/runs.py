@@ -19,7 +19,13 @@ from forecasts import modeling, rules, selectors
 from forecasts.active_data import ActiveData, active_data
 from forecasts.models import ForecastPoint, ForecastRun, Region, RunBudgetUse
 
-from .forecasts import RegionForecast, _un_between, forecast_compute, required_data
+from .forecasts import (
+    RegionForecast,
+    _un_between,
+    backtest_error,
+    forecast_compute,
+    required_data,
+)
 
 if TYPE_CHECKING:  # the front doors build a client's budget; the store only charges it
     from forecasts.throttling import RunBudget
@@ -370,7 +376,9 @@ def forecast_run_results(
             method=run.method,
             interval=run.interval,
             un=_un_between(projections.get(region["code"]), run.start_year, run.end_year),
-            backtest_mape=mapes.get(region["code"]),
+            **backtest_error(
+                mapes.get(region["code"]), run.end_year, region.get("last_recorded_year")
+            ),
             last_recorded_year=region.get("last_recorded_year"),
             history_note=region.get("history_note", ""),
         )

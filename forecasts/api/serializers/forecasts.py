@@ -151,7 +151,12 @@ class RegionResultOutputSerializer(serializers.Serializer):
     )
     backtest_mape = serializers.FloatField(
         allow_null=True,
-        help_text="The region's latest backtest error (percent) with the same method and lags.",
+        help_text="The region's backtest error (percent) with the same method and lags: of the "
+        "newest backtest of each holdout, the one whose holdout is nearest to how far the "
+        "forecast reaches beyond the region's data (the longer one on a tie).",
+    )
+    backtest_holdout = serializers.IntegerField(
+        allow_null=True, help_text="Years ahead that backtest forecast (its holdout)."
     )
     last_recorded_year = serializers.IntegerField(
         allow_null=True, help_text="The last year of the region's Estimates."
