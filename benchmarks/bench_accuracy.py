@@ -378,7 +378,8 @@ def batch_core(matrix, keys, table, steps):
     """longrange's fit, recursion (rounded tiny series keeping their calibrated share of it) and
     calibrated interval of every region, without Point objects."""
     fit = longrange.fit(matrix)
-    mean, scale = longrange.predict(fit, steps, [table.share(key) for key in keys])
+    mean, scale = longrange.predict(fit, steps)
+    mean = longrange.with_share(fit.last_log, mean, [table.share(key) for key in keys])
     horizons = np.arange(1, steps + 1)
     return longrange_table.interval(mean, scale, table, horizons, LEVEL, table.factor_rows(keys))
 

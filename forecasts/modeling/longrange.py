@@ -258,12 +258,10 @@ def predict_in_sample(histories: np.ndarray, f: Fit) -> np.ndarray:
     return out
 
 
-def predict(f: Fit, steps: int, share=None) -> tuple[np.ndarray, np.ndarray]:
+def predict(f: Fit, steps: int) -> tuple[np.ndarray, np.ndarray]:
     """Out-of-sample forecast of the next ``steps`` years: (mean persons, log_scale), both
     (series, steps). The recursion is p multiply-adds a year: 80 years of 285 series take ~1 ms.
-
-    ``share`` (scalar or per series, default 1) is the share of the forecast log change each
-    series keeps (``with_share``)."""
+    A series with a growth share below 1 keeps that share of it afterwards (``with_share``)."""
     recent = f.growth[:, -NAIVE_YEARS:]
     naive = np.median(recent, axis=1)
     excess = np.maximum(np.abs(naive) - GREF, 0.0) / GREF
@@ -276,24 +274,19 @@ def predict(f: Fit, steps: int, share=None) -> tuple[np.ndarray, np.ndarray]:
     path = sum(members) / 2
     if LOCAL_WEIGHT:
         path = _with_local_trend(f, path, steps, reliable)
-    log_mean = f.last_log[:, None] + np.cumsum(path, axis=1)
-    if share is not None:
-        log_mean = _shared(f.last_log, log_mean, share)
+    mean = np.exp(f.last_log[:, None] + np.cumsum(path, axis=1))
     h = np.arange(1, steps + 1)
     scale = np.where(f.constant, 0.0, SCALE)
-    return np.exp(log_mean), scale[:, None] * h.astype(float)[None, :]
+    return mean, scale[:, None] * h.astype(float)[None, :]
 
 
 def with_share(last_log: np.ndarray, mean: np.ndarray, share) -> np.ndarray:
     """Forecast persons ``mean`` (series, steps) keeping ``share`` of their log change from
     ``last_log``: share 1 is the forecast, 0 the last value held flat, in between a geometric
-    mean of the two (positive whatever the share)."""
-    return np.exp(_shared(last_log, np.log(mean), share))
-
-
-def _shared(last_log, log_mean, share) -> np.ndarray:
+    mean of the two (positive whatever the share). The calibration scores the same rule on log
+    changes (longrange_calibration.backtest_scores)."""
     share = np.broadcast_to(np.asarray(share, dtype=float), last_log.shape)
-    return last_log[:, None] + share[:, None] * (log_mean - last_log[:, None])
+    return np.exp(last_log[:, None] + share[:, None] * (np.log(mean) - last_log[:, None]))
 
 
 def _with_local_trend(f: Fit, path, steps, reliable) -> np.ndarray:

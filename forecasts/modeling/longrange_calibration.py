@@ -130,8 +130,8 @@ def backtests(histories: dict, origins, max_horizon: int) -> list[Backtest]:
 
 def backtest_scores(runs: list[Backtest]):
     """(keys, horizons, signed scores, origins) of every recorded year after every origin: the
-    log error of the forecast that keeps its growth share, over its log_scale. Constant series
-    (log_scale 0) give no scores."""
+    log error of the forecast that keeps its growth share (as longrange.with_share does, on the
+    log change), over its log_scale. Constant series (log_scale 0) give no scores."""
     keys_all, hs, scores, orig = [], [], [], []
     for run in runs:
         err = run.actual - run.share[:, None] * run.change

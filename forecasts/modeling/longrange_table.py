@@ -83,13 +83,9 @@ class Table:
             self._columns[prob] = column
         return column
 
-    def factor(self, key) -> list:
-        """The region factors of ``key`` by horizon band (1 for a region the calibration did not
-        see)."""
-        return self.factor_rows([key])[0].tolist()
-
     def factor_rows(self, keys) -> np.ndarray:
-        """(series, bands) region factors of ``keys`` (for ``interval``)."""
+        """(series, bands) region factors of ``keys`` (for ``interval``; 1 for a region the
+        calibration did not see)."""
         unseen = [1.0] * len(self.bands)
         rows = np.array([self.factors.get(str(key), unseen) for key in keys], dtype=float)
         return rows.reshape(len(keys), len(self.bands))
@@ -184,13 +180,13 @@ def _side(table: Table, prob: float, h: np.ndarray, rows: np.ndarray, *, lower: 
         q = table.quantile(prob, horizons)
         return (np.minimum(q, 0.0) if lower else np.maximum(q, 0.0)) * horizons
 
+    extreme = np.minimum if lower else np.maximum
     band = table.band_of(h)
     side = reach(h)[None, :] * rows[:, band]
     for index, start in enumerate(table.bands[1:]):
         earlier = reach(np.array([start - 1]))[0] * rows[:, index]  # the last horizon of band
         later = band > index
         if later.any():
-            extreme = np.minimum if lower else np.maximum
             side[:, later] = extreme(side[:, later], earlier[:, None])
     return side
 
