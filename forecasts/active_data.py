@@ -120,7 +120,7 @@ class ActiveData:
 
     def backtest_mapes(self, method: str, lags: int | str) -> dict[int, dict[int, float]]:
         """code -> {holdout years: MAPE (percent)} of the region's newest backtest of each
-        holdout with these settings (rules.backtest_error picks the one for a forecast)."""
+        holdout with these settings (services.forecasts.backtest_error picks the one for a forecast)."""
         key = ("mapes", method, lags)
         if key not in self.memo:
             self.memo[key] = _load_backtest_mapes(self.dataset, method, lags)

@@ -202,6 +202,21 @@ def test_run_page_shows_each_regions_latest_backtest_error(client, small_dataset
 
 
 @pytest.mark.parametrize(
+    ("errors", "end", "last_year", "shown"),
+    [
+        ({10: 1.0, 20: 2.0, 30: 3.0}, 2036, 2020, (2.0, 20)),  # 16 years: 20 is nearest
+        ({10: 1.0, 20: 2.0, 30: 3.0}, 2035, 2020, (2.0, 20)),  # 15: a tie, the longer
+        ({10: 1.0, 30: 3.0}, 2100, 1996, (3.0, 30)),  # data stopping early reach further
+        ({10: 1.0, 20: 2.0}, 2030, None, (1.0, 10)),  # a run stored before the reach was kept
+        (None, 2030, 2020, (None, None)),  # no backtest of this method and lags
+    ],
+)
+def test_backtest_error_picks_the_holdout_nearest_the_reach(errors, end, last_year, shown):
+    found = services.forecasts.backtest_error(errors, end, last_year)
+    assert (found["backtest_mape"], found["backtest_holdout"]) == shown
+
+
+@pytest.mark.parametrize(
     ("end", "holdout"), [(2025, 10), (2035, 20), (2050, 30), (2100, 30)], ids=str
 )
 def test_the_backtest_error_shown_is_the_one_nearest_the_forecasts_reach(
