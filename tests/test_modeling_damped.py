@@ -381,7 +381,7 @@ def test_a_region_factor_follows_the_largest_past_errors():
     jumpy, steady = keys == "r0", keys == "r1"
     scores[jumpy] = np.where(np.arange(jumpy.sum()) == 50, 25.0, 0.5)
     scores[steady] = np.sqrt(np.mean(scores[jumpy] ** 2))  # the same mean square, spread evenly
-    weights = longrange_calibration._origin_weights(hs, orig, 5)
+    weights = longrange_calibration._origin_weights(hs, orig, 5, 2010)
 
     factors, _, _ = longrange_calibration._region_factors(keys, hs, scores, weights, 5)
 
@@ -400,7 +400,7 @@ def test_region_factors_differ_by_horizon_band():
         return 8.0 if region == 0 and h >= 6 and origin >= 2000 else 1.0  # region 0's far misses
 
     keys, hs, scores, orig = _scores(11, range(1980, 2010), 10, size)
-    weights = longrange_calibration._origin_weights(hs, orig, 10)
+    weights = longrange_calibration._origin_weights(hs, orig, 10, 2010)
 
     factors, _, _ = longrange_calibration._region_factors(keys, hs, scores, weights, 10)
 
@@ -408,6 +408,28 @@ def test_region_factors_differ_by_horizon_band():
     assert len(factors["r0"]) == len(longrange_calibration.BANDS)
     assert factors["r0"][0] < 1.2 * ordinary
     assert factors["r0"][-1] > 2 * ordinary
+
+
+def test_a_table_weighs_the_origins_in_its_forecasts_phase_of_the_five_year_cycle():
+    """WPP's yearly estimates are built on five-year steps; forecasts from an origin on a step
+    (1990, 1995 ...) miss by less than those from between the steps. A table for forecasts from
+    2010 reads its widths mostly from the origins 2005, 2000 ...; a table for 2012 from 2007,
+    2002 ...: with the steps' origins missing by a third as much, the 2010 table is the narrow one, and
+    narrower than one that pooled every origin alike."""
+    def size(region, origin, h):
+        return 1.0 if origin % 5 == 0 else 3.0
+
+    keys, hs, scores, orig = _scores(5, range(1980, 2010), 3, size)
+
+    def upper(start):
+        table = longrange_calibration.table_from_scores(
+            keys, hs, scores, orig, range(1980, 2010), 3, [1.0] * 60, {}, start
+        )
+        return table.quantile(0.75, np.array([1, 2, 3]))  # a 50 % interval's upper side
+
+    pooled = np.quantile(scores, 0.75)
+    assert np.all(upper(2010) < 0.9 * upper(2012))
+    assert np.all(upper(2010) < 0.9 * pooled)
 
 
 def test_an_ordinary_growth_rate_passes_the_cap_unchanged_next_year():

@@ -52,8 +52,9 @@ import numpy as np
 # 3: region factors shrunk harder (longrange_calibration.SHRINKAGE 400); 4: region factors from the
 # 5th power of past errors, recent origins weighed with a 2.5-year half-life (longrange_calibration);
 # 5: the cap leaves ordinary growth alone near the origin (KNEE), region factors per horizon band,
-# rounded tiny series keep a calibrated share of their forecast change
-MODEL_VERSION = 5
+# rounded tiny series keep a calibrated share of their forecast change; 6: the calibration weighs
+# origins in the forecast origin's phase of the five-year cycle more (values unchanged, intervals not)
+MODEL_VERSION = 6
 ORDER = 3  # AR order of the main member: three lags of the growth change carry the trend
 WINDOW = 40  # years of growth changes it is fitted on: the demographic transition's time scale
 ENS_ORDER = 2  # second member, AR(2): a shorter memory for regions whose trend recently turned
