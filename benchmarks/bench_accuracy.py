@@ -1,6 +1,7 @@
 """Accuracy and interval honesty of the default forecast against the old models and statsforecast.
 
     .venv/bin/python benchmarks/bench_accuracy.py [--file PATH] [--runs 30] [--selection]
+                                                  [--windows 1988:10,2003:12,...]
                                                                                (make bench-accuracy)
 
 Every WPP2019 region with data is fitted on 1950..origin and forecast origin+1..origin+h, with
@@ -26,6 +27,8 @@ timing of the default's batch forecast of every region (target < 20 ms).
 With --selection it also prints SELECTION_WINDOWS: origins 1975-1995 whose held-out years end by
 2005, the windows the default's settings are chosen on (the report windows above only report).
 Their peers come from `bench_peers.py --selection`; a window without them shows the project only.
+With --windows origin:h,... it also prints those windows (any origin, e.g. between WPP's five-year
+steps), with the peers that `bench_peers.py --windows` cached for them.
 No database: the file is read with forecasts.wpp.
 """
 
@@ -42,7 +45,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from timing import timed  # noqa: E402
-from wpp2019 import DEFAULT_FILE, peers_cache, wpp2019_histories  # noqa: E402
+from wpp2019 import (  # noqa: E402
+    DEFAULT_FILE,
+    parse_windows,
+    peers_cache,
+    windows_outside,
+    wpp2019_histories,
+)
 
 from forecasts import modeling, rules  # noqa: E402
 from forecasts.modeling import autoreg, damped, longrange, longrange_table  # noqa: E402
@@ -323,11 +332,13 @@ def targets_line(origin, horizon, rows: list[Row]) -> str:
     return f"targets {origin} h={horizon}: " + "; ".join(parts)
 
 
-def print_windows(histories, peers, selection=False):
+def print_windows(histories, peers, selection=False, others=()):
     verdicts = []
     groups = [("Main windows", MAIN_WINDOWS), ("Robustness", ROBUSTNESS_WINDOWS)]
     if selection:
         groups.append(("Selection windows (held-out years <= 2005)", SELECTION_WINDOWS))
+    if others:
+        groups.append(("Other windows", others))
     shown = set()
     for label, windows in groups:
         print(f"\n== {label} (95% intervals, {len(histories)} regions) ==")
@@ -389,10 +400,16 @@ def main():
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--selection", action="store_true", help="also the selection windows")
+    parser.add_argument(
+        "--windows", type=parse_windows, default=(), help="also these, as origin:h,origin:h"
+    )
     arguments = parser.parse_args()
     histories = wpp2019_histories(arguments.file)
+    outside = windows_outside(arguments.windows, histories)
+    if outside:
+        parser.error(f"--windows {','.join(outside)}: the held-out years end after the data")
     peers = load_peers(arguments.file)
-    print_windows(histories, peers, arguments.selection)
+    print_windows(histories, peers, arguments.selection, arguments.windows)
     print_batch_timing(histories, arguments.runs)
 
 

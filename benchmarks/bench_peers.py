@@ -32,7 +32,14 @@ os.environ.setdefault("NIXTLA_ID_AS_COL", "1")
 import statsforecast  # noqa: E402
 from statsforecast import StatsForecast  # noqa: E402
 from statsforecast.models import AutoARIMA, AutoETS  # noqa: E402
-from wpp2019 import DEFAULT_FILE, checksum, peers_cache, wpp2019_histories  # noqa: E402
+from wpp2019 import (  # noqa: E402
+    DEFAULT_FILE,
+    checksum,
+    parse_windows,
+    peers_cache,
+    windows_outside,
+    wpp2019_histories,
+)
 
 # (origin, horizon): the three windows and the robustness rows of bench_accuracy.py.
 WINDOWS = [(2010, 10), (2000, 20), (1990, 30), (1995, 25), (2005, 15), (1985, 10)]
@@ -94,11 +101,6 @@ def run_window(histories, model, log, origin, horizon):
     return seconds, forecasts
 
 
-def parse_windows(text):
-    """ "1995:10,1985:20" -> [(1995, 10), (1985, 20)]."""
-    return [tuple(int(part) for part in item.split(":")) for item in text.split(",")]
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE)
@@ -108,6 +110,9 @@ def main():
     if arguments.selection:
         arguments.windows = SELECTION_WINDOWS
     histories = wpp2019_histories(arguments.file)
+    outside = windows_outside(arguments.windows or (), histories)
+    if outside:
+        parser.error(f"--windows {','.join(outside)}: the held-out years end after the data")
     warm_up(histories)
     target = peers_cache(arguments.file)
     document = {

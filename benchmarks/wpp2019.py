@@ -48,3 +48,14 @@ def checksum(path) -> str:
 def peers_cache(path) -> Path:
     """Where bench_peers.py writes, and bench_accuracy.py reads, the peers' forecasts of ``path``."""
     return PEERS_CACHE_DIR / f"peers-{checksum(path)}.json"
+
+
+def parse_windows(text) -> list[tuple[int, int]]:
+    """ "1995:10,1985:20" -> [(1995, 10), (1985, 20)]: windows as origin:horizon."""
+    return [tuple(int(part) for part in item.split(":")) for item in text.split(",")]
+
+
+def windows_outside(windows, histories) -> list[str]:
+    """The windows (origin, h) whose held-out years are not all recorded, as "origin:h"."""
+    last_year = max(int(years[-1]) for years, _ in histories.values())
+    return [f"{o}:{h}" for o, h in windows if h < 1 or o + h > last_year]

@@ -432,6 +432,26 @@ def test_a_table_weighs_the_origins_in_its_forecasts_phase_of_the_five_year_cycl
     assert np.all(upper(2010) < 0.9 * pooled)
 
 
+def _stepwise_growth(seed, series, years, origin_offset):
+    """Growth rates of ``series`` histories built as WPP builds yearly estimates: within each
+    five-year step the change of growth changes at a constant pace (a smooth curve), and the pace
+    is drawn anew at every step; the last year is ``origin_offset`` years after a step."""
+    rng = np.random.default_rng(seed)
+    pace = np.repeat(rng.normal(0, 2e-4, (series, years // 5 + 2)), 5, axis=1)
+    pace = pace[:, 5 - origin_offset : 5 - origin_offset + years]
+    return 0.02 + np.cumsum(np.cumsum(pace, axis=1), axis=1) * 0.1
+
+
+def test_the_local_trend_keeps_bending_only_where_the_series_record_earns_it():
+    """From an origin between two of WPP's five-year steps, the growth's curve goes on bending
+    as it did (its own record shows it); from an origin on a step, it bends anew, and the record
+    says the last change of growth is the better guide. No calendar year is assumed a step."""
+    between = longrange.curvature_earned(_stepwise_growth(1, 40, 60, origin_offset=2))
+    on_a_step = longrange.curvature_earned(_stepwise_growth(1, 40, 60, origin_offset=0))
+    assert between.mean() > 0.9
+    assert on_a_step.mean() < 0.3
+
+
 def test_an_ordinary_growth_rate_passes_the_cap_unchanged_next_year():
     """A region growing 2 %/year for decades is forecast to grow 2 %/year next year, not 1.96 %:
     the cap saturates only beyond KNEE near the origin (GCAP * tanh took 2 % of a 2 % growth,

@@ -54,7 +54,6 @@ HALF_LIFE = 2.5
 # origin weigh OFF_CYCLE_WEIGHT as much (see ``_origin_weights``). Chosen on the selection windows
 # with the most windows in the coverage band: geometric mean interval score 9.36 (weight 1), 9.22
 # (0.5; 7 of 8 in 90-97 %), 9.08 (0.25; 7 of 8), 8.94 (0.1; 6 of 8, the lowest 88.0 %).
-CYCLE = 5
 OFF_CYCLE_WEIGHT = 0.25
 WIDEN = 1.0  # extrapolated quantiles: the least widening with >= 90 % validation coverage (1.05 before
 # version 5, whose extrapolation read the shape in h of quantiles divided by several bands' factors)
@@ -284,7 +283,7 @@ def table_from_scores(
 
 def _origin_weights(hs, orig, max_horizon, start) -> np.ndarray:
     """2 ** (-(o_h - o) / HALF_LIFE) for a score from origin o, o_h the latest origin reaching h,
-    times OFF_CYCLE_WEIGHT when o is not a multiple of CYCLE years before ``start``, the origin of
+    times OFF_CYCLE_WEIGHT when o is not a multiple of longrange.CYCLE years before ``start``, the origin of
     the forecasts the table is for.
 
     Why the half-life: forecast errors of the 1960s origins (before the post-1990 data revisions
@@ -301,7 +300,7 @@ def _origin_weights(hs, orig, max_horizon, start) -> np.ndarray:
     last = np.zeros(max_horizon + 2)
     for h in np.unique(hs):
         last[h] = orig[hs == h].max()
-    in_phase = (start - orig) % CYCLE == 0
+    in_phase = (start - orig) % longrange.CYCLE == 0
     return 2.0 ** (-(last[hs] - orig) / HALF_LIFE) * np.where(in_phase, 1.0, OFF_CYCLE_WEIGHT)
 
 
