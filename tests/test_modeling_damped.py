@@ -396,6 +396,7 @@ def test_region_factors_differ_by_horizon_band():
     one year ahead gets a large factor for the far horizons and an ordinary one for next year:
     its one-year interval is not widened by its ten-year misses (one factor for all horizons
     widened both)."""
+
     def size(region, origin, h):
         return 8.0 if region == 0 and h >= 6 and origin >= 2000 else 1.0  # region 0's far misses
 
@@ -416,6 +417,7 @@ def test_a_table_weighs_the_origins_in_its_forecasts_phase_of_the_five_year_cycl
     2010 reads its widths mostly from the origins 2005, 2000 ...; a table for 2012 from 2007,
     2002 ...: with the steps' origins missing by a third as much, the 2010 table is the narrow one, and
     narrower than one that pooled every origin alike."""
+
     def size(region, origin, h):
         return 1.0 if origin % 5 == 0 else 3.0
 

@@ -55,7 +55,9 @@ HALF_LIFE = 2.5
 # with the most windows in the coverage band: geometric mean interval score 9.36 (weight 1), 9.22
 # (0.5; 7 of 8 in 90-97 %), 9.08 (0.25; 7 of 8), 8.94 (0.1; 6 of 8, the lowest 88.0 %).
 OFF_CYCLE_WEIGHT = 0.25
-WIDEN = 1.0  # extrapolated quantiles: the least widening with >= 90 % validation coverage (1.05 before
+WIDEN = (
+    1.0  # extrapolated quantiles: the least widening with >= 90 % validation coverage (1.05 before
+)
 # version 5, whose extrapolation read the shape in h of quantiles divided by several bands' factors)
 MIN_YEARS_BEFORE = 4  # an origin backtests the histories that start 4 or more years before it
 # Growth shares of rounded tiny series (``growth_shares``): chosen on the series' own forecasts

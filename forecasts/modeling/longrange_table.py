@@ -176,6 +176,7 @@ def _side(table: Table, prob: float, h: np.ndarray, rows: np.ndarray, *, lower: 
     factor can be smaller in a later band (its short-horizon errors larger than most, its long
     ones ordinary); further ahead is never more certain, so a side never narrows at a band's
     start. Each column depends on its own horizon alone, whatever other years a request asks."""
+
     def reach(horizons):
         q = table.quantile(prob, horizons)
         return (np.minimum(q, 0.0) if lower else np.maximum(q, 0.0)) * horizons
