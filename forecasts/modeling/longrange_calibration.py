@@ -51,14 +51,14 @@ MIN_SCORES = 50
 # smoother), so the scores of an origin weigh half as much as those of one 2.5 years later.
 HALF_LIFE = 2.5
 # Model version 6: the scores of origins in another phase of the five-year cycle than the forecast's
-# origin weigh OFF_CYCLE_WEIGHT as much (see ``_origin_weights``). Chosen on the selection windows
-# with the most windows in the coverage band: geometric mean interval score 9.36 (weight 1), 9.22
-# (0.5; 7 of 8 in 90-97 %), 9.08 (0.25; 7 of 8), 8.94 (0.1; 6 of 8, the lowest 88.0 %).
+# origin weigh OFF_CYCLE_WEIGHT as much (see ``_origin_weights``). On the selection windows (with
+# the curvature of longrange.curvature_earned): geometric mean interval score 9.15 (weight 1; 6 of 8
+# in 90-97 %), 9.06 (0.5; 7 of 8), 9.03 (0.25; 7 of 8), 8.94 (0.1; 6 of 8, the lowest 88.0 %); on
+# 29 earlier windows from origins between the steps, in the band 24, 24, 24 and 22.
 OFF_CYCLE_WEIGHT = 0.25
-WIDEN = (
-    1.0  # extrapolated quantiles: the least widening with >= 90 % validation coverage (1.05 before
-)
-# version 5, whose extrapolation read the shape in h of quantiles divided by several bands' factors)
+# Extrapolated quantiles: the least widening with >= 90 % validation coverage (1.05 before version
+# 5, whose extrapolation read the shape in h of quantiles divided by several bands' factors).
+WIDEN = 1.0
 MIN_YEARS_BEFORE = 4  # an origin backtests the histories that start 4 or more years before it
 # Growth shares of rounded tiny series (``growth_shares``): chosen on the series' own forecasts
 # from the SHARE_ORIGINS origins before, each judged on its errors up to SHARE_HORIZON years ahead
