@@ -6,8 +6,8 @@ grid, plus region factors: the region's own past score size relative to all regi
 towards 1, one per horizon band (BANDS). Horizons too far for enough origins to reach are
 extrapolated by a power law in h fitted to the measured tail. Recent origins weigh more, and so
 do origins in the same phase of WPP's five-year cycle as the forecast's (``_origin_weights``).
-longrange_table.interval reads the result. Before the scores, it chooses the growth share of every rounded tiny series
-(``growth_shares``) from the same backtests.
+longrange_table.interval reads the result. Before the scores, it chooses the growth share of every
+rounded tiny series (``growth_shares``) from the same backtests.
 The parameters were chosen on validation windows (origins 1970–1995, judged on years <= 2005).
 """
 
@@ -285,8 +285,8 @@ def table_from_scores(
 
 def _origin_weights(hs, orig, max_horizon, start) -> np.ndarray:
     """2 ** (-(o_h - o) / HALF_LIFE) for a score from origin o, o_h the latest origin reaching h,
-    times OFF_CYCLE_WEIGHT when o is not a multiple of longrange.CYCLE years before ``start``, the origin of
-    the forecasts the table is for.
+    times OFF_CYCLE_WEIGHT when o is not a multiple of longrange.CYCLE years before ``start``,
+    the origin of the forecasts the table is for.
 
     Why the half-life: forecast errors of the 1960s origins (before the post-1990 data revisions
     and the smooth WPP estimates of recent decades) are larger than recent ones; equal weights made
