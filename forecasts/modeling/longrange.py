@@ -178,7 +178,7 @@ def curvature_earned(g: np.ndarray) -> np.ndarray:
     curves between five-year steps. From an origin on a step the growth's last change is the best
     guide (the curve bends anew at the step); from an origin between steps the curve goes on
     bending as it did until the next step. One year ahead on WPP2019 (median absolute error,
-    percent): from 1990, 2000, 2010 the local trend 0.011-0.017, with the curvature 0.025-0.038;
+    percent): from 1990, 2000, 2010 the local trend 0.011-0.017, with the curvature 0.025-0.039;
     from 1988, 2003, 2008, 2013 the local trend 0.027-0.048, with the curvature 0.018-0.024. The
     series' own record finds its phase; no calendar year is assumed to be a step."""
     d = np.diff(g, axis=1)
