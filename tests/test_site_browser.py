@@ -165,8 +165,8 @@ def test_form_errors_show_beside_the_fields_in_the_browser(tab, site):
 
     tab.get_by_role("button", name="Forecast", exact=True).click()
 
-    tab.wait_for_selector("#id_to_errors")
-    assert "must not be after the end year" in tab.inner_text("#id_to_errors")
+    tab.wait_for_selector("#id_to_error")
+    assert "must not be after the end year" in tab.inner_text("#id_to_error")
     assert ForecastRun.objects.count() == 0
 
 

@@ -203,11 +203,20 @@ def test_errors_are_shown_beside_their_fields(client, small_dataset):
     response = _post(client, regions=None, **{"from": "abc"})
 
     content = response.content.decode()
-    regions_error = content.index('id="id_regions_errors"')
-    from_error = content.index('id="id_from_errors"')
+    regions_error = content.index('id="id_regions_error"')
+    from_error = content.index('id="id_from_error"')
     assert content.index('name="regions"') < regions_error < content.index('name="from"')
     assert content.index('name="from"') < from_error < content.index('name="to"')
     assertContains(response, 'aria-invalid="true"', status_code=400)
+
+
+def test_each_input_is_described_by_its_help_and_its_errors(client, small_dataset):
+    """A screen reader reads a field's help text and, when it has some, its errors."""
+    content = _post(client, regions=None, **{"from": "abc"}).content.decode()
+
+    assert 'aria-describedby="id_regions_helptext id_regions_error"' in content
+    assert 'aria-describedby="id_from_error"' in content
+    assert 'aria-describedby="id_lags_helptext"' in content  # no error: only its help
 
 
 def test_invalid_post_keeps_what_was_entered(client, small_dataset):

@@ -86,7 +86,14 @@ class ForecastForm(forms.Form):
         help_text=f"One or more regions, countries or groups (at most {rules.MAX_REGIONS}): "
         "type a name, a UN code or an ISO3 code to find one. Without the search box, hold Ctrl "
         "(⌘ on a Mac) and click to choose several.",
-        widget=RegionSelect(attrs={"class": "form-select", "size": 10}),
+        widget=RegionSelect(
+            attrs={
+                "class": "form-select",
+                "size": 10,
+                "data-tom-select": "",
+                "data-max-items": rules.MAX_REGIONS,
+            }
+        ),
     )
     start = forms.IntegerField(
         label="From",
@@ -166,14 +173,8 @@ class ForecastForm(forms.Form):
         # redirects is validated (clean_regions checks the regions against the data itself).
         self.fields["regions"].choices = lambda: choices
         self.fields["regions"].widget.option_data = option_data
-        self.fields["regions"].widget.attrs.update(
-            {"data-tom-select": "", "data-max-items": rules.MAX_REGIONS}
-        )
-        for name in self.fields:
-            field_id = self[name].auto_id
-            self.fields[name].widget.attrs["aria-describedby"] = (
-                f"{field_id}_helptext {field_id}_errors"
-            )
+        # Each input's aria-describedby (its help text, and its errors when it has some) is
+        # Django's, built when the field is drawn: nothing to do for a POST that redirects.
 
     def add_prefix(self, field_name):
         return super().add_prefix(self.HTML_NAMES.get(field_name, field_name))
