@@ -444,14 +444,17 @@ def _stepwise_growth(seed, series, years, origin_offset):
     return 0.02 + np.cumsum(np.cumsum(pace, axis=1), axis=1) * 0.1
 
 
-def test_the_local_trend_keeps_bending_only_where_the_series_record_earns_it():
+def test_the_local_trend_keeps_bending_for_as_long_as_the_series_record_says():
     """From an origin between two of WPP's five-year steps, the growth's curve goes on bending
-    as it did (its own record shows it); from an origin on a step, it bends anew, and the record
-    says the last change of growth is the better guide. No calendar year is assumed a step."""
-    between = longrange.curvature_earned(_stepwise_growth(1, 40, 60, origin_offset=2))
-    on_a_step = longrange.curvature_earned(_stepwise_growth(1, 40, 60, origin_offset=0))
-    assert between.mean() > 0.9
-    assert on_a_step.mean() < 0.3
+    as it did (its own record shows it), for several years; from an origin on a step, it bends
+    anew, and for many series the record says the last change of growth is the better guide.
+    No calendar year is assumed a step."""
+    between = longrange.curvature_years(_stepwise_growth(1, 40, 60, origin_offset=2))
+    on_a_step = longrange.curvature_years(_stepwise_growth(1, 40, 60, origin_offset=0))
+    assert np.all((between >= 0) & (between <= longrange.CURVE_AHEAD_MAX))
+    assert np.mean(between > 0) > 0.9
+    assert np.mean(on_a_step == 0) > 0.25
+    assert between.mean() > on_a_step.mean() + 1.5
 
 
 def test_an_ordinary_growth_rate_passes_the_cap_unchanged_next_year():
