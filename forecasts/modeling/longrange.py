@@ -83,7 +83,7 @@ LOCAL_REF = 0.001  # spread of growth changes at which the local trend's weight 
 CYCLE = 5  # WPP's yearly estimates are built on five-year steps (see ``curvature_years``)
 CURVE_YEARS = 40  # years back over which a series' own record judges the curvature, every CYCLE
 CURVE_AHEAD_MAX = 5  # at most this many years does the local trend's change of growth keep changing
-CURVE_JUDGED = 5  # years ahead over which the record judges each choice of those years
+CURVE_JUDGED = 5  # years ahead over which the record judges each choice of those (<= CYCLE)
 SCALE = 0.01  # log_scale per year ahead; the calibration table sets the actual width
 
 
@@ -192,31 +192,42 @@ def curvature_years(g: np.ndarray) -> np.ndarray:
     1965-2000: 0.265 -> 0.260). CURVE_AHEAD_MAX 3 or 8 and CURVE_JUDGED 3 gave the same within
     0.002, CURVE_JUDGED 8 less."""
     choices = np.arange(CURVE_AHEAD_MAX + 1)
-    errors = np.zeros((len(choices), len(g)))
-    last = g.shape[1] - 1
-    for back in range(CYCLE, CURVE_YEARS + 1, CYCLE):
-        t = last - back  # the position judged: its forecast of g[t + 1 : t + 1 + judged]
-        if t < 2:
-            break
-        judged = min(CURVE_JUDGED, back)
-        recent, actual = g[:, t - 2 : t + 1], g[:, t + 1 : t + 1 + judged]
-        forecasts = _local(recent, choices[:, None], judged)  # (choices, series, years)
-        known = np.all(np.isfinite(recent), axis=1) & np.all(np.isfinite(actual), axis=1)
-        missed = np.abs(forecasts - actual[None]).sum(axis=2)
-        errors += np.where(known[None, :], missed, 0.0)
-    return choices[np.argmin(errors, axis=0)].astype(float)
+    # The positions judged, all at once: t forecasts g[t + 1 : t + 1 + CURVE_JUDGED] from
+    # g[t - 2 : t + 1] (CURVE_JUDGED <= CYCLE, so those years are recorded before the origin).
+    positions = g.shape[1] - 1 - np.arange(CYCLE, CURVE_YEARS + 1, CYCLE)
+    positions = positions[positions >= 2]
+    recent = g[:, positions[:, None] + np.arange(-2, 1)]  # (series, positions, 3)
+    actual = g[:, positions[:, None] + np.arange(1, CURVE_JUDGED + 1)]  # (series, positions, years)
+    # A position with a year unrecorded counts for no choice: all zeros, it misses by nothing.
+    known = np.all(np.isfinite(recent), axis=2) & np.all(np.isfinite(actual), axis=2)
+    recent = np.where(known[..., None], recent, 0.0)
+    actual = np.where(known[..., None], actual, 0.0)
+    missed = np.stack(
+        [
+            np.abs(_local(recent, years, CURVE_JUDGED) - actual).sum(axis=(1, 2))
+            for years in choices
+        ],
+        axis=1,
+    )  # (series, choices)
+    return choices[np.argmin(missed, axis=1)].astype(float)
 
 
 def _local(recent: np.ndarray, bend_years, steps: int) -> np.ndarray:
     """The local trend's growth path, uncapped, ``steps`` years from the last three growth rates
-    ``recent`` (series, 3): the last growth plus its last change, damped by LOCAL_RHO a year, that
-    change going on changing at its last pace for ``bend_years`` (broadcast against the series)."""
+    (``recent``'s last axis): the last growth plus its last change, damped by LOCAL_RHO a year, that
+    change going on changing at its last pace for ``bend_years`` (broadcast against the rest)."""
     k = np.arange(1, steps + 1)
-    last_change = recent[:, -1] - recent[:, -2]
-    bend = last_change - (recent[:, -2] - recent[:, -3])
+    damping = LOCAL_RHO**k
+    last_change = recent[..., -1] - recent[..., -2]
+    bend = last_change - (recent[..., -2] - recent[..., -3])
     years = np.minimum(k, np.asarray(bend_years, dtype=float)[..., None])
-    changes = last_change[:, None] + bend[:, None] * years
-    return recent[:, -1:] + np.cumsum(changes * LOCAL_RHO**k, axis=-1)
+    # The sums over the years ahead are taken of the weights, not of each series' changes:
+    # curvature_years judges each choice at eight positions of every series at once.
+    return (
+        recent[..., -1:]
+        + last_change[..., None] * np.cumsum(damping)
+        + bend[..., None] * np.cumsum(years * damping, axis=-1)
+    )
 
 
 def _lagged(values: np.ndarray, p: int) -> np.ndarray:
