@@ -366,8 +366,9 @@ def _with_local_trend(f: Fit, path, steps, reliable) -> np.ndarray:
     """``path`` with its first LOCAL_YEARS blended towards the local trend of smooth series.
 
     The local trend continues the last change of growth, damped by LOCAL_RHO a year, and that
-    change goes on changing at its last pace for the series' ``curve_years`` (``_local``). The blend weight falls linearly from LOCAL_WEIGHT to 0 over LOCAL_YEARS and
-    is gated by how smooth the growth has been (the spread of its last changes against LOCAL_REF) and by the rounding
+    change goes on changing at its last pace for the series' ``curve_years`` (``_local``). The
+    blend weight falls linearly from LOCAL_WEIGHT to 0 over LOCAL_YEARS and is gated by how smooth
+    the growth has been (the spread of its last changes against LOCAL_REF) and by the rounding
     reliability: a series whose growth moves steadily (most countries in their demographic
     transition) is best read from its last years at short horizons, where the AR members, fitted
     on 40 and 20 years, lag behind a recent turn."""
