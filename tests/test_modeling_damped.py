@@ -453,6 +453,7 @@ def test_the_local_trend_keeps_bending_for_as_long_as_the_series_record_says():
     on_a_step = longrange.curvature_years(_stepwise_growth(1, 40, 60, origin_offset=0))
     assert np.all((between >= 0) & (between <= longrange.CURVE_AHEAD_MAX))
     assert np.mean(between > 0) > 0.9
+    assert np.median(between) > 2  # longer than the two years of model version 6
     assert np.mean(on_a_step == 0) > 0.25
     assert between.mean() > on_a_step.mean() + 1.5
 
