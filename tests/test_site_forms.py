@@ -219,6 +219,21 @@ def test_each_input_is_described_by_its_help_and_its_errors(client, small_datase
     assert 'aria-describedby="id_lags_helptext"' in content  # no error: only its help
 
 
+def test_only_the_fields_with_errors_are_drawn_invalid_in_each_form(client, small_dataset):
+    """Forms share their fields (forms.forecast.SharedFields): one form's errors must not mark
+    another's inputs."""
+    invalid_from = '<input type="number" name="from" value="abc" class="form-control is-invalid"'
+
+    first = _post(client, **{"from": "abc"}).content.decode()
+    second = _post(client, **{"to": "abc"}).content.decode()
+
+    assert invalid_from in first
+    assert 'name="to" value="2035" class="form-control" ' in first
+    assert 'name="from" value="2030" class="form-control" ' in second
+    assert 'name="to" value="abc" class="form-control is-invalid"' in second
+    assert "is-invalid" not in client.get("/").content.decode()
+
+
 def test_invalid_post_keeps_what_was_entered(client, small_dataset):
     response = _post(client, regions=["900", "250"], **{"to": "1900"})
 

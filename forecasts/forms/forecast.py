@@ -1,5 +1,7 @@
 """The forecast form: regions, years, model, lags and level, checked by forecasts.rules."""
 
+import copy
+
 from django import forms
 
 from forecasts import presenters, rules, search, selectors
@@ -70,6 +72,27 @@ class LagsField(forms.CharField):
             raise forms.ValidationError(str(error), code="invalid") from None
 
 
+class ErrorAwareBoundField(forms.BoundField):
+    """A field drawn with Bootstrap's ``is-invalid`` class when it has errors (beside Django's
+    aria-invalid), added as it is drawn: the field's widget is shared and never changed."""
+
+    def build_widget_attrs(self, attrs, widget=None):
+        attrs = super().build_widget_attrs(attrs, widget)
+        if attrs.get("aria-invalid"):
+            widget = widget or self.field.widget
+            css_class = attrs.get("class", widget.attrs.get("class", ""))
+            attrs["class"] = f"{css_class} is-invalid".strip()
+        return attrs
+
+
+class SharedFields(dict):
+    """A form's fields that its instances share: Django's deep copy of them (BaseForm.__init__)
+    gives a new dict of the same fields. Only for fields that no form instance changes."""
+
+    def __deepcopy__(self, memo):
+        return dict(self)
+
+
 class ForecastForm(forms.Form):
     """Regions, years from/to, model (method), lags and interval level of a forecast.
 
@@ -79,6 +102,7 @@ class ForecastForm(forms.Form):
     """
 
     HTML_NAMES = {"start": "from", "end": "to"}
+    bound_field_class = ErrorAwareBoundField
 
     regions = RegionsField(
         label="Regions",
@@ -162,29 +186,19 @@ class ForecastForm(forms.Form):
     )
 
     def __init__(self, *args, data_source: ActiveData | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
         self.data_source = data_source if data_source is not None else active_data()
-        choices, option_data = (
-            self.data_source.remember("region_options", lambda: _region_options(self.data_source))
+        # Django deep-copies a form's fields for every form it builds, so that one form may change
+        # its own; this one changes none (its errors are drawn by ErrorAwareBoundField), so each
+        # form shares the fields made for the data it offers (a tenth of a form POST's CPU).
+        self.base_fields = (
+            self.data_source.remember("forecast_form_fields", lambda: _fields(self.data_source))
             if self.data_source
-            else ([], {})
+            else _fields(None)
         )
-        # A callable: the choices are only walked when the form is drawn, not when a POST that
-        # redirects is validated (clean_regions checks the regions against the data itself).
-        self.fields["regions"].choices = lambda: choices
-        self.fields["regions"].widget.option_data = option_data
-        # Each input's aria-describedby (its help text, and its errors when it has some) is
-        # Django's, built when the field is drawn: nothing to do for a POST that redirects.
+        super().__init__(*args, **kwargs)
 
     def add_prefix(self, field_name):
         return super().add_prefix(self.HTML_NAMES.get(field_name, field_name))
-
-    def full_clean(self):
-        super().full_clean()
-        for name in self.errors:
-            if name in self.fields:
-                widget = self.fields[name].widget
-                widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
 
     def clean_regions(self):
         if self.data_source is None:
@@ -224,6 +238,18 @@ class ForecastForm(forms.Form):
             except rules.ForecastError as error:
                 self.add_error("end", forms.ValidationError(str(error), code="span"))
         return cleaned_data
+
+
+def _fields(data: ActiveData | None) -> SharedFields:
+    """ForecastForm's fields offering the regions of ``data`` (none without data), made once per
+    data generation (ActiveData.remember) and shared by every form on that data."""
+    choices, option_data = _region_options(data) if data else ([], {})
+    fields = copy.deepcopy(dict(ForecastForm.base_fields))
+    # A callable: the choices are only walked when the form is drawn, not when a POST that
+    # redirects is validated (clean_regions checks the regions against the data itself).
+    fields["regions"].choices = lambda: choices
+    fields["regions"].widget.option_data = option_data
+    return SharedFields(fields)
 
 
 def _check(rule, *args):
