@@ -141,9 +141,7 @@ class ForecastForm(forms.Form):
     )
     method = forms.ChoiceField(
         label="Model",
-        # A callable, like the regions' choices: Django deep-copies every field of every form it
-        # builds, and a list of choices is copied tuple by tuple (31 against 13 us a form).
-        choices=lambda: METHOD_CHOICES,
+        choices=METHOD_CHOICES,
         required=False,
         initial=rules.DEFAULT_METHOD,
         help_text="The series AutoReg is fitted to. The recommended one had the lowest backtest "
@@ -245,9 +243,7 @@ def _fields(data: ActiveData | None) -> SharedFields:
     data generation (ActiveData.remember) and shared by every form on that data."""
     choices, option_data = _region_options(data) if data else ([], {})
     fields = copy.deepcopy(dict(ForecastForm.base_fields))
-    # A callable: the choices are only walked when the form is drawn, not when a POST that
-    # redirects is validated (clean_regions checks the regions against the data itself).
-    fields["regions"].choices = lambda: choices
+    fields["regions"].choices = choices
     fields["regions"].widget.option_data = option_data
     return SharedFields(fields)
 
