@@ -5,8 +5,8 @@
 Both apps run under gunicorn with 2 workers on this machine, one after the other in the same
 run, and each workload is measured with wrk against each; on a shared machine absolute figures
 move from run to run (and within one), so every figure is also given as a ratio to the original
-app's varied forecast (its POST /test with random regions and years), measured again right
-before each workload.
+app's varied forecast (its POST /test with random regions and years), measured before the first
+workload and again after each: a workload's ratio is to the mean of the two figures around it.
 
 - The original app: /work/shared/bench/original_app.py (--original-app) in its own virtualenv
   (--original-venv or ORIGINAL_VENV), which must not be the project's. Create it with
@@ -127,18 +127,20 @@ def main():
             f"-d{options.seconds}s; load average {_load()}",
             flush=True,
         )
-        # The original's varied forecast is measured again right before each workload, and each
-        # ratio is to that neighbour: the load of a shared machine moves within a run.
-        rows, baselines = {}, {}
+        # The original's varied forecast is measured before the first workload and after each,
+        # and each ratio is to the mean of the two figures around its workload: the load of a
+        # shared machine moves within a run (by a third between two neighbours at times).
         base_url, base_script, base_args = workloads[0][1:]
-        for name, url, script, script_args in workloads:
-            if name != BASELINE:
-                baselines[name] = _wrk(
-                    base_url, options, options.connections, base_script, base_args
-                )
+        rows = {BASELINE: _wrk(base_url, options, options.connections, base_script, base_args)}
+        baselines = {BASELINE: _around(rows[BASELINE], rows[BASELINE])}
+        _print_row(BASELINE, rows[BASELINE], baselines[BASELINE])
+        before = rows[BASELINE]
+        for name, url, script, script_args in workloads[1:]:
             rows[name] = _wrk(url, options, options.connections, script, script_args)
-            baselines.setdefault(name, rows[name])
+            after = _wrk(base_url, options, options.connections, base_script, base_args)
+            baselines[name] = _around(before, after)
             _print_row(name, rows[name], baselines[name])
+            before = after
         print(f"\n{options.wide_connections} connections (errors must be 0):", flush=True)
         wide = {}
         for name, url, script, script_args in workloads:
@@ -299,6 +301,11 @@ def _wrk(url, options, connections, script, script_args) -> dict:
     )
 
 
+def _around(before: dict, after: dict) -> dict:
+    """The original's figure for a workload measured between ``before`` and ``after``."""
+    return {"rps": (before["rps"] + after["rps"]) / 2, "before": before, "after": after}
+
+
 def _ratio(figures: dict, baseline: dict | None) -> str:
     if not baseline or not baseline["rps"]:
         return ""
@@ -315,6 +322,10 @@ def _print_row(name: str, figures: dict, baseline: dict | None) -> None:
         f"p99 {figures['p99']:.1f} ms, errors {_errors(figures)} {_ratio(figures, baseline)}",
         flush=True,
     )
+
+
+def _before_after(baseline: dict) -> str:
+    return f"{baseline['before']['rps']:.0f} / {baseline['after']['rps']:.0f}"
 
 
 def _load() -> str:
@@ -339,7 +350,7 @@ def _print_table(rows: dict, baselines: dict, wide: dict, options) -> None:
     print()
     print(f"load average at the end: {_load()}")
     print(
-        "| workload | original varied forecast req/s (just before) | this project req/s | p50 ms | p99 ms | errors | ratio | "
+        "| workload | original varied forecast req/s (before / after) | this project req/s | p50 ms | p99 ms | errors | ratio | "
         f"errors at -c{options.wide_connections} | target |"
     )
     print("|" + " --- |" * 9)
@@ -356,7 +367,7 @@ def _print_table(rows: dict, baselines: dict, wide: dict, options) -> None:
             wanted = f">= {least}x" + (f", p99 <= {p99} ms" if p99 else "")
             target = f"{wanted}: {'met' if met else 'MISSED'}"
         print(
-            f"| {name} | {figures['rps'] if original else baseline['rps']:.0f} | "
+            f"| {name} | {format(figures['rps'], '.0f') if original else _before_after(baseline)} | "
             f"{'' if original else format(figures['rps'], '.0f')} | {figures['p50']:.1f} | "
             f"{figures['p99']:.1f} | {_errors(figures)} | {_ratio(figures, baseline)} | "
             f"{_errors(wide[name])} | {target} |"
