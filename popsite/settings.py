@@ -332,6 +332,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# Only the admin shows messages, to staff who are logged in and so have a session: keeping them
+# there spares every other request Django's default cookie storage (a signer built per request).
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 # Content-Security-Policy (django-csp 4): every script, style, font and image comes from this host.
 # data: images are Bootstrap's inline SVG icons (form-select arrow, navbar toggler) and the empty favicon.

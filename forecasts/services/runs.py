@@ -255,8 +255,10 @@ def _array_literal(column) -> str:
     point for PostgreSQL to parse, plan and cast; one literal is parsed once by the array's input
     function. Storing a run of 22 points took 1.35 ms and now 0.8 ms (measured on PostgreSQL 15).
     str() of a float is the shortest text that reads back as the same float: nothing is rounded.
+    The values are numbers or None, so "None" can only be a missing value (joining them all with
+    str and then renaming it takes half the time of choosing per value).
     """
-    return "{" + ",".join("NULL" if value is None else str(value) for value in column) + "}"
+    return "{" + ",".join(map(str, column)).replace("None", "NULL") + "}"
 
 
 @functools.cache
