@@ -33,7 +33,7 @@ from django.core.cache import cache
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
 
-from .models import ForecastRun
+from .models import ForecastPoint, ForecastRun
 
 PAGE_SECONDS = 60
 MAX_BYTES = 32 * 1024 * 1024
@@ -91,10 +91,15 @@ def clear() -> None:
     _answers.clear()
 
 
-def newest_run_id() -> int:
-    """The id of the newest stored run (0 without runs): one index lookup, part of the keys of
-    the pages that list runs, so a new run shows at once."""
-    return ForecastRun.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+def newest_run_id(*, region_code: int | None = None) -> int:
+    """The id of the newest stored run (0 without runs), or of the newest that includes
+    ``region_code``: one index lookup, part of the keys of the pages that list runs, so a new
+    run shows at once. A region's page names its own newest run, so that runs of other regions,
+    which the site's form stores all the time, leave it in the cache."""
+    if region_code is None:
+        return ForecastRun.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    points = ForecastPoint.objects.filter(region_code=region_code).order_by("-region_code", "-run")
+    return points.values_list("run_id", flat=True).first() or 0
 
 
 def cached_page(

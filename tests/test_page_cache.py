@@ -67,6 +67,24 @@ def test_a_new_run_shows_at_once_on_the_cached_pages(small_dataset):
 
 
 @pytest.mark.django_db
+def test_a_run_of_other_regions_leaves_a_region_page_in_the_cache(small_dataset):
+    """The site's form stores runs all the time: a region's page is drawn again only when a run
+    that includes the region is stored (page_cache.newest_run_id(region_code=...))."""
+    client = Client()
+    first = client.get("/regions/900/").content
+    keys = set(page_cache._store.entries)
+
+    other = _store_run(regions=(250,))
+    again = client.get("/regions/900/").content
+
+    assert again == first
+    assert set(page_cache._store.entries) == keys  # the same entry answered
+    assert other.get_absolute_url() in client.get("/regions/250/").content.decode()
+    mine = _store_run(regions=(250, 900))
+    assert mine.get_absolute_url() in client.get("/regions/900/").content.decode()
+
+
+@pytest.mark.django_db
 def test_a_refresh_replaces_the_cached_pages(small_dataset, small_long_file):
     client = Client()
     run = _store_run()

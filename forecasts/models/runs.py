@@ -137,7 +137,7 @@ class ForecastPoint(models.Model):
     run = models.ForeignKey(
         ForecastRun, on_delete=models.CASCADE, related_name="points", db_index=False
     )
-    region_code = models.PositiveIntegerField(db_index=True)
+    region_code = models.PositiveIntegerField()
     year = models.PositiveSmallIntegerField()
     value = models.FloatField(null=True, blank=True)
     lower = models.FloatField(null=True, blank=True)
@@ -153,6 +153,9 @@ class ForecastPoint(models.Model):
                 fields=["run", "region_code", "year"], name="one_point_per_run_region_year"
             ),
         ]
+        # A region's points, and its newest run at the end of them: the region page's cache key
+        # (page_cache.newest_run_id) is one step down this index.
+        indexes = [models.Index(fields=["region_code", "run"], name="point_region_run")]
 
     def __str__(self):
         return f"{self.region_code} {self.year}: {self.value}"

@@ -35,7 +35,8 @@ def region_list(request):
 
 def region_detail(request, code):
     """A region's history, its outlook and the latest runs that include it; cached
-    (page_cache) per chart scale, data generation, newest run and host (the permalink)."""
+    (page_cache) per chart scale, data generation, newest run including it and host (the
+    permalink)."""
     data = active_data()
     if data is None or code not in data.regions:
         return _region_page(request, code, data)
@@ -44,7 +45,7 @@ def region_detail(request, code):
         code,
         request.GET.get("scale"),
         data.generation,
-        page_cache.newest_run_id(),
+        page_cache.newest_run_id(region_code=code),
         request.get_host(),
         request.is_secure(),
     )
