@@ -4,7 +4,8 @@ The site's pages (home, a region, a run, the run list, accuracy) change only whe
 generation changes (an import or a backtest) or a run is stored or deleted, yet rendering them
 costs 10-100 ms (the home page's 285-option region select alone is most of it). So each process
 keeps the HTML it rendered, keyed by the page, its parameters, the data generation and the
-newest run id, and answers later requests with it.
+newest run id (a region's page: the newest run that includes the region), and answers later
+requests with it.
 
 - A refresh changes the generation, which is part of every key: the next request renders anew.
 - Entries also expire after PAGE_SECONDS, which bounds what a key cannot see: a deleted run that
