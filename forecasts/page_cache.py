@@ -99,8 +99,10 @@ def newest_run_id(*, region_code: int | None = None) -> int:
     which the site's form stores all the time, leave it in the cache."""
     if region_code is None:
         return ForecastRun.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    points = ForecastPoint.objects.filter(region_code=region_code).order_by("-region_code", "-run")
-    return points.values_list("run_id", flat=True).first() or 0
+    # "-run_id", the column: "-run" would follow ForecastRun's own ordering through a join and
+    # name the region's oldest run, walking the runs instead of one step down the index.
+    points = ForecastPoint.objects.filter(region_code=region_code)
+    return points.order_by("-region_code", "-run_id").values_list("run_id", flat=True).first() or 0
 
 
 def cached_page(

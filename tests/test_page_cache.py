@@ -85,6 +85,20 @@ def test_a_run_of_other_regions_leaves_a_region_page_in_the_cache(small_dataset)
 
 
 @pytest.mark.django_db
+def test_each_new_run_of_a_region_shows_at_once_on_its_cached_page(small_dataset):
+    """Not only the region's first run: its page's key names the region's newest run (it named
+    the oldest, as ordering by the run followed ForecastRun's own ordering, so a second run of
+    the region stayed off its cached page for up to a minute)."""
+    client = Client()
+    first = _store_run(regions=(900,), start=2030, end=2035)
+    assert first.get_absolute_url() in client.get("/regions/900/").content.decode()
+    for end in (2036, 2037):
+        run = _store_run(regions=(250, 900), start=2030, end=end)
+        assert page_cache.newest_run_id(region_code=900) == run.pk
+        assert run.get_absolute_url() in client.get("/regions/900/").content.decode(), end
+
+
+@pytest.mark.django_db
 def test_a_refresh_replaces_the_cached_pages(small_dataset, small_long_file):
     client = Client()
     run = _store_run()
