@@ -491,6 +491,15 @@ def test_region_page_lists_the_latest_runs_that_include_it(client, small_dataset
     assertContains(response, 'href="/runs/?region=250"')
 
 
+def test_region_page_lists_its_ten_newest_runs_newest_first(client, small_dataset):
+    runs = [_run(regions=(250,) if end % 2 else (900, 250), end=end) for end in range(2031, 2043)]
+    _run(regions=(384,), end=2050)
+
+    response = client.get("/regions/250/")
+
+    assert list(response.context["latest_runs"]) == runs[::-1][:10]
+
+
 def test_unknown_region_is_the_404_page_in_the_site_style(client, small_dataset):
     response = client.get("/regions/12345/")
 

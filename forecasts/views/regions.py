@@ -61,7 +61,7 @@ def _region_page(request, code, data):
         "region": region,
         "children": region.children.all(),
         "history_rows": [(int(year), int(persons)) for year, persons in zip(*history, strict=True)],
-        "latest_runs": selectors.forecast_runs(region_code=region.code)[:LATEST_RUNS],
+        "latest_runs": selectors.region_latest_runs(region_code=region.code, limit=LATEST_RUNS),
         "outlook": outlook,
         "outlook_rows": presenters.outlook_rows(outlook),
         "outlook_last_year": outlook.points[-1].year if outlook else None,
