@@ -34,7 +34,8 @@ from django.core.cache import cache
 from django.http import HttpResponse
 from django.middleware.csrf import get_token
 
-from .models import ForecastPoint, ForecastRun
+from . import selectors
+from .models import ForecastRun
 
 PAGE_SECONDS = 60
 MAX_BYTES = 32 * 1024 * 1024
@@ -99,10 +100,7 @@ def newest_run_id(*, region_code: int | None = None) -> int:
     which the site's form stores all the time, leave it in the cache."""
     if region_code is None:
         return ForecastRun.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    # "-run_id", the column: "-run" would follow ForecastRun's own ordering through a join and
-    # name the region's oldest run, walking the runs instead of one step down the index.
-    points = ForecastPoint.objects.filter(region_code=region_code)
-    return points.order_by("-region_code", "-run_id").values_list("run_id", flat=True).first() or 0
+    return selectors.region_run_ids(region_code=region_code).first() or 0
 
 
 def cached_page(

@@ -108,14 +108,20 @@ def forecast_runs(*, region_code: int | None = None):
     return runs
 
 
+def region_run_ids(*, region_code: int):
+    """The ids of the runs that include ``region_code``, newest first, once per point: read
+    backwards from the end of the points' (region_code, run) index, so the first few cost one
+    short walk. Ordered by the column: "-run" would follow ForecastRun's own ordering through a
+    join and walk the runs from the oldest."""
+    points = ForecastPoint.objects.filter(region_code=region_code)
+    return points.order_by("-region_code", "-run_id").values_list("run_id", flat=True)
+
+
 def region_latest_runs(*, region_code: int, limit: int) -> list[ForecastRun]:
     """The newest ``limit`` runs that include ``region_code``, newest first: for the region's
-    page. Their ids come from the end of the points' (region_code, run) index, one short walk
-    (0.1 ms with 18,000 runs stored, where the EXISTS of ``forecast_runs``, which walks the runs
-    newest first until enough include the region, took 3-9 ms on the page's first drawing)."""
-    points = ForecastPoint.objects.filter(region_code=region_code)
-    newest = points.order_by("-region_code", "-run_id").values_list("run_id", flat=True)
-    ids = list(newest.distinct()[:limit])
+    page (0.1 ms with 18,000 runs stored, where the EXISTS of ``forecast_runs``, which walks the
+    runs newest first until enough include the region, took 3-9 ms on the page's first drawing)."""
+    ids = list(region_run_ids(region_code=region_code).distinct()[:limit])
     return list(ForecastRun.objects.select_related("dataset").filter(pk__in=ids).order_by("-pk"))
 
 
