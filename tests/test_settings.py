@@ -149,6 +149,20 @@ def test_the_checks_load_no_numerical_library():
     assert result.stdout.splitlines()[-1] == "loaded: ", result.stdout
 
 
+def test_the_checks_leave_the_schema_generator_and_the_test_client_unloaded():
+    """drf-spectacular's generator (and, through DRF's test client, django.test) loads only when
+    a schema is generated: the views' documentation is attached then (forecasts.api.schema)."""
+    script = (
+        "import sys, django; from django.core.management import call_command; django.setup(); "
+        "call_command('check'); "
+        "print('loaded:', ','.join(sorted(set(sys.modules) & {'drf_spectacular.openapi', "
+        "'drf_spectacular.generators', 'rest_framework.test', 'django.test'})))"
+    )
+    result = django_python(script)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "loaded: ", result.stdout
+
+
 @pytest.mark.parametrize(
     ("given", "read"),
     [

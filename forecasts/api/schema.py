@@ -10,7 +10,44 @@ The link from POST /api/runs/ (201, with the run's `id`) to GET /api/runs/{id}/ 
 Schemathesis' stateful phase, how to read a created run back.
 """
 
+import threading
+
 from forecasts import rules
+
+# The views' documentation, waiting to be attached (see `documented`).
+_UNATTACHED: list[tuple[object, dict]] = []
+_ATTACHING = threading.Lock()
+
+
+def documented(**kwargs):
+    """drf-spectacular's ``extend_schema(**kwargs)``, attached when a schema is first generated
+    instead of when the view is imported.
+
+    extend_schema builds its schema class at once from drf_spectacular.openapi, which imports DRF's
+    test client and with it django.test: 40-50 ms of every web worker's and every management
+    command's start-up (`manage.py check` included), for a schema that most processes never
+    generate. The annotations stay next to the views they describe; forecasts.api.generator
+    attaches them, in the order they were written (a method's before its class's, as
+    extend_schema expects), before it reads any view.
+    """
+
+    def record(target):
+        _UNATTACHED.append((target, kwargs))
+        return target
+
+    return record
+
+
+def attach_documentation() -> None:
+    """Apply every ``documented`` annotation not yet applied (once each, whichever thread asks)."""
+    if not _UNATTACHED:
+        return
+    from drf_spectacular.utils import extend_schema
+
+    with _ATTACHING:
+        while _UNATTACHED:
+            target, kwargs = _UNATTACHED.pop(0)
+            extend_schema(**kwargs)(target)
 
 ERROR = {
     "type": "object",

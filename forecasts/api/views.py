@@ -11,7 +11,7 @@ errors any operation can give (413, 414, 500, 503) and forecasts.api.errors answ
 from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 from rest_framework import generics, status
 from rest_framework.exceptions import NotFound, Throttled
 from rest_framework.permissions import AllowAny
@@ -37,13 +37,14 @@ from .common import (
     get_or_404,
 )
 from .filters import filter_regions
+from .schema import documented
 
 
 class RegionListApi(generics.GenericAPIView):
     permission_classes = [AllowAny]
     serializer_class = serializers.RegionListOutputSerializer
 
-    @extend_schema(
+    @documented(
         summary="Regions",
         description="Regions, countries and groups in the data's order; search by name, code or "
         "ISO3.",
@@ -60,7 +61,7 @@ class RegionListApi(generics.GenericAPIView):
 class RegionDetailApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(
+    @documented(
         summary="A region with its parent and children",
         parameters=[REGION_CODE],
         responses={200: serializers.RegionDetailOutputSerializer, 404: NOT_FOUND},
@@ -76,7 +77,7 @@ class RegionDetailApi(APIView):
 class RegionSeriesApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(
+    @documented(
         summary="A region's yearly population in one variant",
         parameters=[REGION_CODE, serializers.RegionSeriesInputSerializer],
         responses={
@@ -112,7 +113,7 @@ class RegionSeriesApi(APIView):
 class ForecastApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(
+    @documented(
         summary="Forecast regions (computed, not stored)",
         description=(
             "Fits AutoReg to each region's Estimates and predicts every year from `from` to `to`. "
@@ -173,7 +174,7 @@ class RunListCreateApi(generics.GenericAPIView):
     permission_classes = [AllowAny]
     serializer_class = serializers.RunOutputSerializer
 
-    @extend_schema(
+    @documented(
         summary="Forecast runs, newest first",
         parameters=[serializers.RunListInputSerializer],
         responses={200: serializers.RunOutputSerializer(many=True), 400: VALIDATION_ERROR},
@@ -185,7 +186,7 @@ class RunListCreateApi(generics.GenericAPIView):
         output = serializers.RunOutputSerializer(page, many=True, context={"request": request})
         return self.get_paginated_response(output.data)
 
-    @extend_schema(
+    @documented(
         summary="Compute and store a forecast run",
         description=(
             "Open to everyone and rate-limited per client. Answers 201 with the stored run and "
@@ -253,7 +254,7 @@ class RunListCreateApi(generics.GenericAPIView):
 class RunDetailApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(
+    @documented(
         summary="A forecast run with its results",
         parameters=[
             OpenApiParameter("id", {"type": "integer", "minimum": 1}, OpenApiParameter.PATH)
@@ -268,7 +269,7 @@ class RunDetailApi(APIView):
         return Response(presenters.run_document(run, results, url=url))
 
 
-@extend_schema(
+@documented(
     summary="Imports of WPP files, newest first",
     responses=serializers.DatasetOutputSerializer(many=True),
 )
@@ -292,7 +293,7 @@ class DatasetListApi(generics.ListAPIView):
 class AccuracyApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(
+    @documented(
         summary="Backtest accuracy of the forecasts",
         description=(
             "`horizons`: the site's default model and the original app's model backtested at "
@@ -325,7 +326,7 @@ class AccuracyApi(APIView):
 class WorldApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(
+    @documented(
         summary="The world at a glance: every country's forecast change between two years",
         description=(
             "Every country (or, with `kind`, every region of that kind) forecast with the default "
