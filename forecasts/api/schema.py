@@ -49,6 +49,7 @@ def attach_documentation() -> None:
             target, kwargs = _UNATTACHED.pop(0)
             extend_schema(**kwargs)(target)
 
+
 ERROR = {
     "type": "object",
     "description": "What went wrong, in words meant for a person.",
