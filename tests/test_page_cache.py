@@ -99,6 +99,33 @@ def test_each_new_run_of_a_region_shows_at_once_on_its_cached_page(small_dataset
 
 
 @pytest.mark.django_db
+def test_a_region_pages_tables_are_rendered_once_per_data_generation(
+    small_dataset, small_wide_file, tmp_path
+):
+    """A new run of the region draws its page again, but not its outlook and history tables,
+    which only the data changes (forecasts.views.regions.region_tables); a refresh does."""
+    tables = "forecasts/includes/region_tables.html"
+    client = Client()
+    first = client.get("/regions/900/")
+    assert tables in [template.name for template in first.templates]
+    run = _store_run(regions=(900,))
+    again = client.get("/regions/900/")
+    assert run.get_absolute_url() in again.content.decode()
+    assert tables not in [template.name for template in again.templates]
+    table = re.compile(r'<table[^>]*id="history-table".*?</table>', re.S)
+    assert table.search(again.content.decode()).group(0) == table.search(
+        first.content.decode()
+    ).group(0)
+    revised = tmp_path / "wpp2019_revised.csv"  # the same file, World's 1950 revised
+    revised.write_bytes(small_wide_file.read_bytes().replace(b" 2 536 431,", b" 2 600 000,", 1))
+    services.dataset_import(source=str(revised))
+    refreshed = client.get("/regions/900/")
+    assert tables in [template.name for template in refreshed.templates]
+    assert 'value="2600000000"' in table.search(refreshed.content.decode()).group(0)
+    assert 'value="2536431000"' in table.search(first.content.decode()).group(0)
+
+
+@pytest.mark.django_db
 def test_a_refresh_replaces_the_cached_pages(small_dataset, small_long_file):
     client = Client()
     run = _store_run()
@@ -210,7 +237,8 @@ def test_a_booting_worker_loads_what_its_first_forecast_needs(
 ):
     """gunicorn's post_worker_init (gunicorn.conf.py) loads the active data, the default
     model's table and what is shown beside it, and fits every region and runs its path to 2100:
-    the first default forecast reads nothing more, fits nothing and runs no recursion."""
+    the first default forecast reads nothing more, fits nothing and runs no recursion; a region
+    page renders no table."""
     from pathlib import Path
 
     from forecasts import active_data
@@ -231,6 +259,9 @@ def test_a_booting_worker_loads_what_its_first_forecast_needs(
             data=data, regions=[data.regions[900]], start=2030, end=2035
         )
     assert result.interval == "calibrated" and len(result.points) == 6
+    page = Client().get("/regions/250/")  # its tables were rendered while the worker booted
+    assert "forecasts/includes/region_tables.html" not in [t.name for t in page.templates]
+    assert 'id="history-table"' in page.content.decode()
 
 
 def test_a_worker_boots_even_when_the_data_cannot_be_loaded(monkeypatch, caplog):
