@@ -93,7 +93,8 @@ def _outlook_table(response) -> list[tuple[int, list[str]]]:
     table = re.search(r'<table[^>]*id="outlook-table".*?</table>', response.content.decode(), re.S)
     rows = re.findall(r'<tr><th scope="row">(\d+)</th>(.*?)</tr>', table.group(0))
     return [
-        (int(year), re.findall(r'<data value="([^"]+)"|<td>(—)</td>', cells)) for year, cells in rows
+        (int(year), re.findall(r'<data value="([^"]+)"|<td>(—)</td>', cells))
+        for year, cells in rows
     ]
 
 
