@@ -1,6 +1,7 @@
 """Cached pages (forecasts.page_cache) and the calibration stored at import: a refresh or a new
 run shows at once, the CSRF token is each visitor's own, signed-in users get their own pages."""
 
+import gc
 import re
 import runpy
 
@@ -246,7 +247,11 @@ def test_a_booting_worker_loads_what_its_first_forecast_needs(
 
     active_data.forget()  # a fresh process
     hooks = runpy.run_path(str(Path(__file__).resolve().parents[1] / "gunicorn.conf.py"))
-    hooks["post_worker_init"](worker=None)
+    try:
+        hooks["post_worker_init"](worker=None)
+        assert gc.get_freeze_count() > 10_000  # no collection walks what it loaded
+    finally:
+        gc.unfreeze()
     loaded = active_data._loaded
     data = active_data.active_data()
     assert data is loaded is not None
@@ -262,6 +267,28 @@ def test_a_booting_worker_loads_what_its_first_forecast_needs(
     page = Client().get("/regions/250/")  # its tables were rendered while the worker booted
     assert "forecasts/includes/region_tables.html" not in [t.name for t in page.templates]
     assert 'id="history-table"' in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_frozen_worker_frees_the_data_a_refresh_replaced(small_dataset, small_long_file):
+    """A worker freezes what it loaded (gunicorn.conf.py); a frozen object in a reference cycle
+    is never freed, so a reload unfreezes first: the old copy goes, the new one is frozen."""
+    import weakref
+
+    from forecasts import active_data
+
+    old = active_data.active_data()
+    old.memo["cycle"] = old  # garbage only the collector can free
+    gone = weakref.ref(old)
+    del old
+    try:
+        active_data.freeze_loaded()
+        services.dataset_import(source=str(small_long_file))
+        assert active_data.active_data().dataset.edition == "WPP2022"
+        assert gone() is None
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
 
 
 def test_a_worker_boots_even_when_the_data_cannot_be_loaded(monkeypatch, caplog):
